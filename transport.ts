@@ -1,0 +1,65 @@
+/**
+ * The socket layer under a {@linkcode Connector}: the counterpart of Tcllib's
+ * `-socketcmd`. The built-in {@linkcode denoTransport} uses `Deno.connect` and
+ * `Deno.listen` for TCP and unix sockets; pass your own object with the same
+ * shape to route connections through something else.
+ *
+ * @module
+ */
+
+/** Where to connect or listen: a TCP host and port, or a unix socket path. */
+export type TransportAddress =
+  | { transport: "tcp"; hostname: string; port: number }
+  | { transport: "unix"; path: string };
+
+/**
+ * A socket layer: how an active connector dials and how a passive one
+ * listens. Only the method for the connector's mode is required.
+ */
+export interface ConnectorTransport {
+  /**
+   * Opens a connection to `address`. Should reject with `signal.reason` when
+   * `signal` aborts; the connector also stops waiting on its own and closes a
+   * connection that arrives too late.
+   */
+  connect?(address: TransportAddress, signal: AbortSignal): Promise<Deno.Conn>;
+  /** Binds a listener on `address` (port 0: the system picks). */
+  listen?(address: TransportAddress): Deno.Listener | Promise<Deno.Listener>;
+  /**
+   * The Deno permissions this transport needs for `address`, reported by
+   * `connector.permissions`. Omit it when the transport needs none.
+   */
+  permissions?(
+    address: TransportAddress,
+    mode: "active" | "passive",
+  ): Deno.PermissionDescriptor[];
+}
+
+/**
+ * The built-in transport: `Deno.connect` / `Deno.listen` over TCP or unix
+ * sockets.
+ *
+ * @example Usage
+ * ```ts
+ * import { Connector, denoTransport } from "@transfer/connect";
+ *
+ * await using passive = new Connector({
+ *   mode: "passive",
+ *   host: "127.0.0.1",
+ *   transport: denoTransport,
+ * });
+ * await passive.listen();
+ * ```
+ */
+export const denoTransport: ConnectorTransport = Object.freeze({
+  connect(address: TransportAddress, signal: AbortSignal): Promise<Deno.Conn> {
+    return address.transport === "tcp"
+      ? Deno.connect({ hostname: address.hostname, port: address.port, signal })
+      : Deno.connect({ transport: "unix", path: address.path });
+  },
+  listen(address: TransportAddress): Deno.Listener {
+    return address.transport === "tcp"
+      ? Deno.listen({ hostname: address.hostname, port: address.port })
+      : Deno.listen({ transport: "unix", path: address.path });
+  },
+});
