@@ -21,7 +21,7 @@ for (let offset = 0; offset < total; offset += 65536) {
   crypto.getRandomValues(payload.subarray(offset, offset + 65536));
 }
 
-async function sha256(bytes: Uint8Array): Promise<string> {
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(
     new Uint8Array(digest),
@@ -57,7 +57,7 @@ async function send(): Promise<void> {
   client.closeWrite();
 }
 
-async function receive(): Promise<Uint8Array> {
+async function receive(): Promise<Uint8Array<ArrayBuffer>> {
   const received = new Uint8Array(total + 1);
   let filled = 0;
   while (filled <= total) {
