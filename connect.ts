@@ -18,6 +18,14 @@ import {
   requestPermissions,
 } from "./permissions.ts";
 import {
+  authenticate,
+  parseSecretOption,
+  resolveSecret,
+  type SecretOption,
+  secretPermissions,
+  type SecretSource,
+} from "./auth.ts";
+import {
   completeHandshake,
   explainTlsError,
   parseTlsOption,
@@ -80,6 +88,12 @@ export interface ConnectorOptions {
    * is dropped and the wait goes on (default 10000).
    */
   handshakeTimeout?: number;
+  /**
+   * A shared secret (≥ 16 bytes, or `{ file }` / `{ env }` to read it from):
+   * both sides prove they hold it before `connect()` resolves; a passive
+   * connector drops peers that fail and keeps waiting.
+   */
+  secret?: SecretOption;
   /** Ask for missing permissions with Deno's prompt instead of failing. */
   requestPermissions?: boolean;
 }
@@ -96,6 +110,7 @@ const OPTION_NAMES = [
   "transport",
   "tls",
   "handshakeTimeout",
+  "secret",
   "requestPermissions",
 ] as const;
 const RETRY_NAMES = ["attempts", "delay", "maxDelay"] as const;
@@ -229,6 +244,8 @@ export class Connector implements Disposable, AsyncDisposable {
   #endpoint: string;
   #transport: ConnectorTransport;
   #tls: Readonly<TlsOptions> | undefined;
+  #secretSource: SecretSource | undefined;
+  #secret: Promise<Uint8Array> | undefined;
   #allow: readonly string[] | undefined;
   #retry: Readonly<Required<RetryOptions>>;
   #handshakeTimeout: number;
@@ -365,6 +382,7 @@ export class Connector implements Disposable, AsyncDisposable {
         'Invalid option "tls.hostname": with a client certificate the verified name must be the host dialled (Deno.connectTls cannot verify another name)',
       );
     }
+    this.#secretSource = parseSecretOption(options.secret);
     if (
       options.requestPermissions !== undefined &&
       typeof options.requestPermissions !== "boolean"
@@ -384,8 +402,11 @@ export class Connector implements Disposable, AsyncDisposable {
   #computePermissions(): ConnectorPermission[] {
     const address = this.#address;
     if (this.#transport !== denoTransport) {
-      return (this.#transport.permissions?.(address, this.mode) ??
-        []) as ConnectorPermission[];
+      return [
+        ...(this.#transport.permissions?.(address, this.mode) ??
+          []) as ConnectorPermission[],
+        ...secretPermissions(this.#secretSource),
+      ];
     }
     const files: ConnectorPermission[] = tlsFilePaths(this.#tls).map((
       path,
@@ -398,6 +419,7 @@ export class Connector implements Disposable, AsyncDisposable {
         { name: "read", path: address.path },
         { name: "write", path: address.path },
         { name: "net", host: `unix:${address.path}` },
+        ...files,
       ];
     }
     return [{ name: "net", host: this.#endpoint }, ...files];
@@ -432,6 +454,13 @@ export class Connector implements Disposable, AsyncDisposable {
     if (this.options.requestPermissions) {
       await requestPermissions(this.permissions);
     }
+  }
+
+  /** The secret's bytes, read once (file or environment) and shared by both uses. */
+  #secretBytes(): Promise<Uint8Array> | undefined {
+    if (this.#secretSource === undefined) return undefined;
+    this.#secret ??= resolveSecret(this.#secretSource);
+    return this.#secret;
   }
 
   #fail(error: unknown, context: string): unknown {
@@ -485,6 +514,7 @@ export class Connector implements Disposable, AsyncDisposable {
 
   async #bind(): Promise<Deno.Addr> {
     await this.#ensurePermissions();
+    await this.#secretBytes(); // a missing secret fails before the port is taken
     let material: TlsOptions | undefined;
     if (this.#tls !== undefined) material = await resolveTlsMaterial(this.#tls);
     let listener: Deno.Listener;
@@ -577,12 +607,23 @@ export class Connector implements Disposable, AsyncDisposable {
     const material = this.#tls === undefined
       ? undefined
       : await resolveTlsMaterial(this.#tls);
+    const secret = await this.#secretBytes();
     let delay = this.#retry.delay;
     for (let attempt = 1;; attempt++) {
       try {
-        const conn = await this.#dial(material, signal);
-        if (material === undefined) return conn;
-        return await this.#secureClient(conn, material, signal);
+        let conn = await this.#dial(material, signal);
+        if (material !== undefined) {
+          conn = await this.#secureClient(conn, material, signal);
+        }
+        if (secret === undefined) return conn;
+        try {
+          await authenticate(conn, "active", secret, signal);
+        } catch (error) {
+          closeQuietly(conn);
+          if (signal.aborted) throw signal.reason;
+          throw error;
+        }
+        return conn;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         const refused = error instanceof Deno.errors.ConnectionRefused;
@@ -664,30 +705,45 @@ export class Connector implements Disposable, AsyncDisposable {
   }
 
   /** Runs the checks a candidate peer must pass before it becomes the counterpart. */
-  async #vetPeer(conn: Deno.Conn, signal: AbortSignal): Promise<void> {
-    if (this.#tls === undefined) return;
+  async #vetPeer(
+    conn: Deno.Conn,
+    secret: Uint8Array | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
     using scope = new SetupScope(
       [signal],
       this.#handshakeTimeout,
       () =>
         new Deno.errors.TimedOut(
-          `TLS handshake with ${formatAddr(conn.remoteAddr)} timed out`,
+          `Handshake with ${formatAddr(conn.remoteAddr)} timed out`,
         ),
     );
-    await completeHandshake(conn as Deno.TlsConn, scope.signal);
+    if (this.#tls !== undefined) {
+      await completeHandshake(conn as Deno.TlsConn, scope.signal);
+    }
+    if (secret !== undefined) {
+      await authenticate(conn, "passive", secret, scope.signal);
+    }
   }
 
   async #acceptPeer(): Promise<Deno.Conn> {
     using scope = this.#scope("waiting for a counterpart on");
     const { signal } = scope;
     await this.listen();
+    let secret: Uint8Array | undefined;
+    try {
+      secret = await this.#secretBytes();
+    } catch (error) {
+      this.#closeListener();
+      throw error;
+    }
     if (signal.aborted) {
       this.#closeListener();
       throw signal.reason;
     }
     const listener = this.#listener!;
     const pending = new Set<Deno.Conn>();
-    const vetting = this.#tls !== undefined;
+    const vetting = this.#tls !== undefined || secret !== undefined;
     return await new Promise<Deno.Conn>((resolve, reject) => {
       let settled = false;
       // The accept in flight: a listener with a pending accept is only really
@@ -746,7 +802,7 @@ export class Connector implements Disposable, AsyncDisposable {
           if (pending.size > MAX_PENDING_PEERS) {
             drop(pending.values().next().value!);
           }
-          this.#vetPeer(conn, signal).then(
+          this.#vetPeer(conn, secret, signal).then(
             () => win(conn),
             () => {
               if (pending.has(conn)) drop(conn);
