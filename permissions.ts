@@ -3,15 +3,26 @@
  * `deno run` flags, find out without prompting which of them are granted, and
  * build the `Deno.errors.NotCapable` error that names the missing flags.
  *
+ * @example Usage
+ * ```ts
+ * import { Connector, permissionFlags } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const connector = new Connector({ host: "10.0.0.2", port: 7000 });
+ * assertEquals(permissionFlags(connector.permissions), [
+ *   "--allow-net=10.0.0.2:7000",
+ * ]);
+ * ```
+ *
  * @module
  */
 
-/** The descriptors this project deals in: files, network and environment. */
-export type ConnectorPermission =
-  | Deno.ReadPermissionDescriptor
-  | Deno.WritePermissionDescriptor
-  | Deno.NetPermissionDescriptor
-  | Deno.EnvPermissionDescriptor;
+/**
+ * A Deno permission descriptor. A connector itself needs `net`, `read` and
+ * `write` (and `env` for a secret read from the environment); a custom
+ * transport may report any other kind.
+ */
+export type ConnectorPermission = Deno.PermissionDescriptor;
 
 /** A descriptor together with its state, as {@linkcode queryPermissions} reports it. */
 export interface PermissionReport {
@@ -23,21 +34,53 @@ export interface PermissionReport {
   flag: string;
 }
 
+/** The permission kinds in the order their flags are listed. */
+const FLAG_ORDER = [
+  "net",
+  "read",
+  "write",
+  "env",
+  "sys",
+  "run",
+  "ffi",
+  "import",
+] as const;
+
+function pathText(path: string | URL): string {
+  if (path instanceof URL) {
+    return path.protocol === "file:"
+      ? decodeURIComponent(path.pathname)
+      : path.href;
+  }
+  return path;
+}
+
+/** The resource a descriptor is scoped to, as written in a flag. */
 function resourceOf(descriptor: ConnectorPermission): string | undefined {
   switch (descriptor.name) {
     case "net":
+    case "import":
       return descriptor.host;
     case "env":
       return descriptor.variable;
-    default:
+    case "sys":
+      return descriptor.kind;
+    case "run":
+      return descriptor.command === undefined
+        ? undefined
+        : pathText(descriptor.command);
+    case "read":
+    case "write":
+    case "ffi":
       return descriptor.path === undefined
         ? undefined
-        : String(descriptor.path);
+        : pathText(descriptor.path);
   }
 }
 
 /**
- * The `deno run` flag that grants exactly one descriptor.
+ * The `deno run` flag that grants exactly one descriptor: `--allow-<name>`
+ * scoped to its resource, or unscoped when the descriptor names none.
  *
  * @example Usage
  * ```ts
@@ -48,6 +91,7 @@ function resourceOf(descriptor: ConnectorPermission): string | undefined {
  *   permissionFlag({ name: "net", host: "10.0.0.2:7000" }),
  *   "--allow-net=10.0.0.2:7000",
  * );
+ * assertEquals(permissionFlag({ name: "env" }), "--allow-env");
  * ```
  *
  * @param descriptor The permission to grant.
@@ -61,9 +105,15 @@ export function permissionFlag(descriptor: ConnectorPermission): string {
 }
 
 /**
- * The exact `deno run` flags that grant a list of descriptors, one flag per
- * permission kind with its resources joined by commas, in the order
- * net, read, write, env.
+ * The exact `deno run` flags that grant a list of descriptors: one flag per
+ * permission kind, its resources joined by commas without repeats, in the
+ * order net, read, write, env, sys, run, ffi, import. A kind asked for
+ * without a resource gets the unscoped flag. The flags are arguments, ready
+ * for `Deno.Command`; {@linkcode formatPermissionFlags} quotes them for a
+ * shell.
+ *
+ * Deno's flags cannot express a resource that contains a comma: grant such a
+ * path through a parent directory.
  *
  * @example Usage
  * ```ts
@@ -72,9 +122,10 @@ export function permissionFlag(descriptor: ConnectorPermission): string {
  *
  * assertEquals(
  *   permissionFlags([
- *     { name: "net", host: "a:1" },
  *     { name: "read", path: "cert.pem" },
+ *     { name: "net", host: "a:1" },
  *     { name: "net", host: "b:2" },
+ *     { name: "net", host: "a:1" },
  *   ]),
  *   ["--allow-net=a:1,b:2", "--allow-read=cert.pem"],
  * );
@@ -86,9 +137,8 @@ export function permissionFlag(descriptor: ConnectorPermission): string {
 export function permissionFlags(
   descriptors: readonly ConnectorPermission[],
 ): string[] {
-  const order = ["net", "read", "write", "env"] as const;
   const flags: string[] = [];
-  for (const name of order) {
+  for (const name of FLAG_ORDER) {
     const ofKind = descriptors.filter((descriptor) => descriptor.name === name);
     if (ofKind.length === 0) continue;
     const resources = ofKind.map(resourceOf);
@@ -99,6 +149,39 @@ export function permissionFlags(
     flags.push(`--allow-${name}=${[...new Set(resources)].join(",")}`);
   }
   return flags;
+}
+
+/** Characters a POSIX shell passes through unchanged in an unquoted word. */
+const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * The flags of {@linkcode permissionFlags} as one shell command-line
+ * fragment, each flag single-quoted when a shell would otherwise split or
+ * expand it (an IPv6 address in brackets, a path with a space).
+ *
+ * @example Usage
+ * ```ts
+ * import { formatPermissionFlags } from "./permissions.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(
+ *   formatPermissionFlags([
+ *     { name: "net", host: "[::1]:7000" },
+ *     { name: "read", path: "/etc/my certs/ca.pem" },
+ *   ]),
+ *   "'--allow-net=[::1]:7000' '--allow-read=/etc/my certs/ca.pem'",
+ * );
+ * ```
+ *
+ * @param descriptors The permissions to grant.
+ * @returns The flags separated by spaces, e.g. `--allow-net=a:1 --allow-read=b`.
+ */
+export function formatPermissionFlags(
+  descriptors: readonly ConnectorPermission[],
+): string {
+  return permissionFlags(descriptors).map((flag) =>
+    SHELL_SAFE.test(flag) ? flag : `'${flag.replaceAll("'", `'\\''`)}'`
+  ).join(" ");
 }
 
 /**
@@ -157,18 +240,63 @@ export function missingPermissionError(
       : `${descriptor.name} access to "${resource}"`;
   });
   return new Deno.errors.NotCapable(
-    `Requires ${needs.join(", ")}: run with ${
-      permissionFlags(missing).join(" ")
+    `Requires ${[...new Set(needs)].join(", ")}: run with ${
+      formatPermissionFlags(missing)
     }`,
     { cause },
   );
 }
 
+/** The descriptor Deno names in a denial ("Requires net access to "h:1", …"). */
+function deniedDescriptor(cause: unknown): ConnectorPermission | undefined {
+  if (!(cause instanceof Error)) return undefined;
+  const match = /Requires (\w+) access to "([^"]*)"/.exec(cause.message);
+  if (match === null) return undefined;
+  const [, name, resource] = match;
+  switch (name) {
+    case "net":
+    case "import":
+      return { name, host: resource };
+    case "read":
+    case "write":
+    case "ffi":
+      return { name, path: resource };
+    case "env":
+      return { name, variable: resource };
+    case "run":
+      return { name, command: resource };
+    case "sys":
+      return { name, kind: resource as Deno.SysPermissionDescriptor["kind"] };
+    default:
+      return undefined;
+  }
+}
+
 /**
- * Turns a permission failure into an actionable error: finds which of the
- * descriptors are not granted and names their flags. When all appear granted
- * (the failure came from elsewhere), the original error's message is kept and
- * the flags of all descriptors are named.
+ * Turns a permission failure into an actionable error. It names every one of
+ * `descriptors` that is not granted, so that a single run tells the user all
+ * the flags to add. When all of them are granted (the denial came from
+ * elsewhere), it names the resource Deno reported, or keeps Deno's message
+ * when it names none.
+ *
+ * @example Usage
+ * ```ts
+ * import { explainDenial } from "./permissions.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const denial = new Deno.errors.NotCapable(
+ *   'Requires net access to "10.0.0.2:7000", run again with the --allow-net flag',
+ * );
+ * const error = explainDenial([{ name: "net", host: "10.0.0.2:7000" }], denial);
+ * assertEquals(
+ *   error.message,
+ *   'Requires net access to "10.0.0.2:7000": run with --allow-net=10.0.0.2:7000',
+ * );
+ * ```
+ *
+ * @param descriptors Everything the failed operation needs.
+ * @param cause What Deno threw.
+ * @returns A `Deno.errors.NotCapable` naming the flags, with `cause` attached.
  */
 export function explainDenial(
   descriptors: readonly ConnectorPermission[],
@@ -178,17 +306,24 @@ export function explainDenial(
     .filter((report) => report.state !== "granted")
     .map((report) => report.descriptor);
   if (missing.length > 0) return missingPermissionError(missing, cause);
-  const original = cause instanceof Error ? cause.message : String(cause);
-  const flags = permissionFlags(descriptors).join(" ");
-  return new Deno.errors.NotCapable(
-    `${original}${flags ? `: run with ${flags}` : ""}`,
-    { cause },
-  );
+  const denied = deniedDescriptor(cause);
+  if (denied !== undefined) return missingPermissionError([denied], cause);
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new Deno.errors.NotCapable(message, { cause });
 }
 
 /**
  * Asks the user (Deno's prompt) for each descriptor that is not yet granted.
+ * Without a terminal, or under `--no-prompt`, Deno answers "denied" at once.
  *
+ * @example Usage
+ * ```ts ignore
+ * import { requestPermissions } from "@transfer/connect";
+ *
+ * await requestPermissions([{ name: "net", host: "10.0.0.2:7000" }]);
+ * ```
+ *
+ * @param descriptors The permissions needed.
  * @throws {Deno.errors.NotCapable} Naming the flags of every permission still
  * not granted after asking.
  */
