@@ -408,12 +408,13 @@ export class Connector implements Disposable, AsyncDisposable {
         ...secretPermissions(this.#secretSource),
       ];
     }
-    const files: ConnectorPermission[] = tlsFilePaths(this.#tls).map((
-      path,
-    ) => ({
-      name: "read",
-      path,
-    }));
+    const files: ConnectorPermission[] = [
+      ...tlsFilePaths(this.#tls).map((path): ConnectorPermission => ({
+        name: "read",
+        path,
+      })),
+      ...secretPermissions(this.#secretSource),
+    ];
     if (address.transport === "unix") {
       return [
         { name: "read", path: address.path },
