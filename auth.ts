@@ -43,12 +43,24 @@ export type SecretSource =
   | { kind: "file"; file: string }
   | { kind: "env"; env: string };
 
-/** The shortest secret accepted, in bytes. */
+/**
+ * The shortest secret accepted, in bytes. A random secret of 32 bytes (64 hex
+ * digits as text) is a good choice.
+ *
+ * @example Usage
+ * ```ts
+ * import { MIN_SECRET_LENGTH } from "@transfer/connect";
+ * import { assert } from "@std/assert";
+ *
+ * const secret = crypto.getRandomValues(new Uint8Array(32));
+ * assert(secret.length >= MIN_SECRET_LENGTH);
+ * ```
+ */
 export const MIN_SECRET_LENGTH = 16;
 /** The version byte that opens the hello frame. */
-export const SECRET_PROTOCOL_VERSION = 1;
+const SECRET_PROTOCOL_VERSION = 1;
 /** The label every proof starts with (ASCII), which binds it to this protocol and version. */
-export const SECRET_PROTOCOL_LABEL = "@transfer/connect shared-secret v1";
+const SECRET_PROTOCOL_LABEL = "@transfer/connect shared-secret v1";
 /** Bytes of a nonce. */
 const NONCE_LENGTH = 32;
 /** Bytes of the hello frame: version byte + nonce. */

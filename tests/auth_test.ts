@@ -3,6 +3,7 @@ import {
   assertEquals,
   assertFalse,
   assertInstanceOf,
+  assertMatch,
   assertRejects,
   assertStringIncludes,
   assertThrows,
@@ -115,6 +116,24 @@ function hello(): Uint8Array {
   crypto.getRandomValues(frame.subarray(1));
   return frame;
 }
+
+Deno.test("the proof format reproduces the test vector of docs/secret.md (computed with OpenSSL)", async () => {
+  const secret = "0123456789abcdef0123456789abcdef";
+  const nonceActive = new Uint8Array(32).fill(0xaa);
+  const noncePassive = new Uint8Array(32).fill(0xbb);
+  const hex = (bytes: Uint8Array) =>
+    Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  const docs = await Deno.readTextFile(
+    new URL("../docs/secret.md", import.meta.url),
+  );
+  for (const role of ["active", "passive"] as const) {
+    const proof = hex(
+      await proofFor(secret, role, nonceActive, noncePassive),
+    );
+    assertStringIncludes(docs, `proof of the ${role} side: `);
+    assertMatch(docs, new RegExp(`proof of the ${role} side: +${proof}`));
+  }
+});
 
 Deno.test("Connector with a secret in both modes connects and data flows both ways, first byte intact", async () => {
   const { passive, port } = await listening();
