@@ -1,0 +1,336 @@
+/**
+ * The `connect` command-line tool: a netcat-grade transfer tool on top of the
+ * {@linkcode Connector}, with honest exit codes, half-close, TLS, peer
+ * authentication and a progress line.
+ *
+ * ```sh
+ * deno run -N jsr:@transfer/connect/cli listen 9000 --recv backup.tar
+ * deno run -N -R jsr:@transfer/connect/cli connect host 9000 --send backup.tar
+ * ```
+ *
+ * Exit codes: 0 when every input byte was written to the peer and the peer's
+ * stream ended cleanly; 1 on a network, TLS or I/O failure, including a
+ * truncated transfer; 2 on a usage error; 3 on a missing permission. Run it
+ * with `--help` for every option, and with `--permissions` to print the exact
+ * `deno run` flags an invocation needs. Importing this module runs nothing.
+ *
+ * @module
+ */
+import denoConfig from "./deno.json" with { type: "json" };
+import {
+  Connector,
+  type ConnectorPermission,
+  formatAddr,
+  missingPermissionError,
+  permissionFlags,
+  requestPermissions,
+} from "./mod.ts";
+import {
+  type CliOptions,
+  HELP,
+  parseCliArgs,
+  SECRET_VARIABLE,
+  type SecretVariableState,
+  UsageError,
+} from "./cli_args.ts";
+import { type ByteSink, type ByteSource, transfer } from "./cli_copy.ts";
+import { Reporter, writeStderrLine } from "./cli_events.ts";
+
+/** The CLI's exit codes. */
+export const ExitCode = {
+  /** Every input byte was written and the peer's stream ended cleanly. */
+  Success: 0,
+  /** Network, TLS or I/O failure, including truncation and setup timeouts. */
+  Failure: 1,
+  /** The command line is malformed. */
+  Usage: 2,
+  /** A Deno permission is missing. */
+  Permission: 3,
+} as const;
+
+/** The version of this package, from deno.json. */
+export const VERSION: string = denoConfig.version;
+
+const encoder = new TextEncoder();
+
+function writeStdout(text: string): void {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  }
+}
+
+/** Whether `TRANSFER_SECRET` is set, without prompting for permission. */
+function secretVariableState(): SecretVariableState {
+  const { state } = Deno.permissions.querySync({
+    name: "env",
+    variable: SECRET_VARIABLE,
+  });
+  if (state === "denied") return "unset";
+  if (state !== "granted") return "unknown";
+  return Deno.env.get(SECRET_VARIABLE) === undefined ? "unset" : "set";
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(
+    "",
+  );
+}
+
+/** How the counterpart runs this CLI: a local path or the JSR specifier. */
+function moduleSpecifier(): string {
+  const url = new URL(import.meta.url);
+  if (url.protocol === "file:") return decodeURIComponent(url.pathname);
+  const jsr = /^\/@transfer\/connect\/([^/]+)\/cli\.ts$/.exec(url.pathname);
+  if (url.hostname === "jsr.io" && jsr) {
+    return `jsr:@transfer/connect@${jsr[1]}/cli`;
+  }
+  return url.href;
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word)
+    ? word
+    : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The exact command the counterpart of `listen --new-secret` runs. */
+function counterpartCommand(
+  options: CliOptions,
+  addr: Deno.Addr,
+  secret: string,
+): string {
+  const args = ["connect"];
+  let connector: Connector;
+  if (addr.transport === "unix") {
+    args.push("--unix", addr.path);
+    connector = new Connector({ path: addr.path });
+  } else {
+    const { hostname, port } = addr as Deno.NetAddr;
+    const host = hostname === "0.0.0.0" || hostname === "::"
+      ? "HOST"
+      : hostname;
+    args.push(host, String(port));
+    connector = new Connector({ host, port });
+    if (options.connector.tls !== undefined) args.push("--tls");
+  }
+  const flags = permissionFlags([
+    ...connector.permissions,
+    { name: "env", variable: SECRET_VARIABLE },
+  ]);
+  return [
+    `${SECRET_VARIABLE}=${secret}`,
+    "deno",
+    "run",
+    ...flags,
+    moduleSpecifier(),
+    ...args,
+  ].map(shellQuote).join(" ");
+}
+
+function exitCodeOf(error: unknown): number {
+  if (error instanceof UsageError) return ExitCode.Usage;
+  if (error instanceof Deno.errors.NotCapable) return ExitCode.Permission;
+  return ExitCode.Failure;
+}
+
+function stackOf(error: unknown): string {
+  const lines: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 8; depth++) {
+    lines.push(
+      depth === 0
+        ? String((current as Error)?.stack ?? current)
+        : `caused by: ${String((current as Error)?.stack ?? current)}`,
+    );
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return lines.join("\n");
+}
+
+/** The same class of error, with `context` in front of its message. */
+function rewrap(error: unknown, context: string): unknown {
+  if (!(error instanceof Error)) return error;
+  const ErrorClass = error.constructor as new (
+    message: string,
+    options?: ErrorOptions,
+  ) => Error;
+  return new ErrorClass(`${context}: ${error.message}`, { cause: error });
+}
+
+async function openInput(path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw missingPermissionError([{ name: "read", path }], error);
+    }
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(
+        `Cannot read --send file "${path}": no such file`,
+        { cause: error },
+      );
+    }
+    throw rewrap(error, `Cannot read --send file "${path}"`);
+  }
+}
+
+async function openOutput(path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path, { write: true, create: true, truncate: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw missingPermissionError([{ name: "write", path }], error);
+    }
+    throw rewrap(error, `Cannot write --recv file "${path}"`);
+  }
+}
+
+/**
+ * Runs the CLI with `args` and resolves the exit code; it prints to stdout
+ * (data, or the text of `--help`, `--version`, `--permissions`) and stderr
+ * (everything else) but never exits the process itself.
+ *
+ * @example Usage
+ * ```ts
+ * import { main } from "./cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(await main(["--version"]), 0);
+ * ```
+ *
+ * @param args The command line, without the program name.
+ * @returns The exit code (see {@linkcode ExitCode}).
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  let options: CliOptions;
+  let connector: Connector;
+  let newSecret: string | undefined;
+  try {
+    options = parseCliArgs(args, secretVariableState());
+    if (options.command === "help") {
+      writeStdout(HELP);
+      return ExitCode.Success;
+    }
+    if (options.command === "version") {
+      writeStdout(`connect ${VERSION}\n`);
+      return ExitCode.Success;
+    }
+    if (options.secret === "new") {
+      newSecret = toHex(crypto.getRandomValues(new Uint8Array(32)));
+      options.connector.secret = newSecret;
+    }
+    try {
+      connector = new Connector(options.connector);
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError) {
+        throw new UsageError(error.message, { cause: error });
+      }
+      throw error;
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    writeStderrLine(`connect: ${error.message} (see connect --help)`);
+    if (args.includes("--debug")) writeStderrLine(stackOf(error));
+    return ExitCode.Usage;
+  }
+
+  if (options.permissions) {
+    const descriptors: ConnectorPermission[] = [...connector.permissions];
+    if (options.send !== undefined) {
+      descriptors.push({ name: "read", path: options.send });
+    }
+    if (options.recv !== undefined) {
+      descriptors.push({ name: "write", path: options.recv });
+    }
+    if (options.secretVariableUnknown) {
+      descriptors.push({ name: "env", variable: SECRET_VARIABLE });
+    }
+    writeStdout(permissionFlags(descriptors).join(" ") + "\n");
+    return ExitCode.Success;
+  }
+
+  const reporter = new Reporter({
+    json: options.json,
+    quiet: options.quiet,
+    progress: options.progress === "always" ||
+      (options.progress === "auto" && !options.json &&
+        Deno.stderr.isTerminal()),
+  });
+  let input: Deno.FsFile | undefined;
+  let output: Deno.FsFile | undefined;
+  let conn: Deno.Conn | undefined;
+  try {
+    let expected: number | undefined;
+    if (options.send !== undefined) {
+      input = await openInput(options.send);
+      expected = (await input.stat()).size;
+    }
+    if (options.recv !== undefined) {
+      // Fail before the network, but create the file only once connected.
+      await requestPermissions([{ name: "write", path: options.recv }]);
+    }
+    if (connector.mode === "passive") {
+      const addr = await connector.listen();
+      reporter.listening(
+        formatAddr(addr),
+        addr.transport === "tcp" ? addr.port : undefined,
+      );
+      if (newSecret !== undefined) {
+        reporter.secret(counterpartCommand(options, addr, newSecret));
+      }
+    }
+    conn = await connector.connect();
+    const peer = formatAddr(conn.remoteAddr);
+    reporter.connected(
+      formatAddr(conn.localAddr),
+      peer,
+      options.connector.tls !== undefined,
+    );
+    if (options.recv !== undefined) output = await openOutput(options.recv);
+    const source: ByteSource | undefined = options.recvOnly
+      ? undefined
+      : input ?? Deno.stdin;
+    const sink: ByteSink | undefined = options.sendOnly
+      ? undefined
+      : output ?? Deno.stdout;
+    reporter.start(expected);
+    await transfer(conn, {
+      input: source,
+      output: sink,
+      interactiveInput: source === Deno.stdin && Deno.stdin.isTerminal(),
+      onSent: (bytes) => reporter.addSent(bytes),
+      onReceived: (bytes) => reporter.addReceived(bytes),
+      names: {
+        input: options.send === undefined ? "stdin" : `"${options.send}"`,
+        output: options.recv === undefined ? "stdout" : `"${options.recv}"`,
+        peer,
+      },
+    });
+    await reporter.done();
+    return ExitCode.Success;
+  } catch (error) {
+    const code = exitCodeOf(error);
+    await reporter.error(
+      error instanceof Error ? error.message : String(error),
+      code,
+      options.debug ? stackOf(error) : undefined,
+    );
+    return code;
+  } finally {
+    await reporter.stop();
+    connector.close();
+    for (const resource of [conn, input, output]) {
+      try {
+        resource?.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

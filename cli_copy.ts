@@ -1,0 +1,419 @@
+/**
+ * The CLI's data path: copies both directions of a connection at once, with
+ * half-close, and tells a clean end from a truncated one.
+ *
+ * Each direction is a {@linkcode pump}: a reader task and a writer task
+ * sharing one ring buffer, so that reading the next chunk overlaps writing the
+ * previous one, and every write takes all the bytes gathered so far (a TLS
+ * read returns one 16 KiB record; writing many records at once saves system
+ * calls). Nothing is held back while the writer is idle, so interactive
+ * protocols never stall. Only `read()`/`write()` are used on the connection:
+ * draining `conn.readable` to its end would close the whole connection
+ * (denoland/deno#27510) and break half-close.
+ *
+ * @module
+ */
+
+/** Something to read bytes from: a `Deno.Conn`, `Deno.stdin`, a `Deno.FsFile`. */
+export interface ByteSource {
+  /** Reads into `buffer`; `null` at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** Something to write bytes to: a `Deno.Conn`, `Deno.stdout`, a `Deno.FsFile`. */
+export interface ByteSink {
+  /** Writes some of `buffer`; returns how many bytes were written. */
+  write(buffer: Uint8Array): Promise<number>;
+}
+
+/** Which side of a {@linkcode pump} failed. */
+export type PumpSide = "read" | "write";
+
+/** A failure inside a {@linkcode pump}, telling whether reading or writing failed. */
+export class PumpError extends Error {
+  /** `"read"` or `"write"`. */
+  readonly side: PumpSide;
+  /** Bytes written to the sink before the failure. */
+  readonly bytes: number;
+
+  /**
+   * @param side Which side failed.
+   * @param bytes Bytes written before the failure.
+   * @param cause The original error.
+   */
+  constructor(side: PumpSide, bytes: number, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "PumpError";
+    this.side = side;
+    this.bytes = bytes;
+  }
+}
+
+/** Options of {@linkcode pump}. */
+export interface PumpOptions {
+  /** Ring buffer size in bytes (default 1 MiB). */
+  bufferSize?: number;
+  /** Largest single read (default 256 KiB). */
+  readSize?: number;
+  /** Called after each write with the number of bytes written. */
+  onWrite?: (bytes: number) => void;
+  /**
+   * When this aborts, reading stops: the bytes already read are written and
+   * the pump resolves (a pending read is abandoned and its bytes dropped).
+   */
+  stopReading?: AbortSignal;
+}
+
+/**
+ * Copies `source` to `sink` until the source ends, reading and writing
+ * concurrently through one ring buffer.
+ *
+ * @example Usage
+ * ```ts
+ * import { pump } from "./cli_copy.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const chunks = [new Uint8Array([1, 2]), new Uint8Array([3])];
+ * const source = {
+ *   read(buffer: Uint8Array): Promise<number | null> {
+ *     const chunk = chunks.shift();
+ *     if (chunk === undefined) return Promise.resolve(null);
+ *     buffer.set(chunk);
+ *     return Promise.resolve(chunk.length);
+ *   },
+ * };
+ * const received: number[] = [];
+ * const sink = {
+ *   write(buffer: Uint8Array): Promise<number> {
+ *     received.push(...buffer);
+ *     return Promise.resolve(buffer.length);
+ *   },
+ * };
+ * assertEquals(await pump(source, sink), 3);
+ * assertEquals(received, [1, 2, 3]);
+ * ```
+ *
+ * @param source Where the bytes come from.
+ * @param sink Where they go.
+ * @param options Buffer sizes, a progress callback, a stop signal.
+ * @returns The number of bytes written.
+ * @throws {PumpError} When a read or a write fails; `side` says which.
+ */
+export function pump(
+  source: ByteSource,
+  sink: ByteSink,
+  options: PumpOptions = {},
+): Promise<number> {
+  const bufferSize = options.bufferSize ?? 1024 * 1024;
+  const readSize = Math.min(options.readSize ?? 256 * 1024, bufferSize);
+  const buffer = new Uint8Array(bufferSize);
+  let head = 0; // next byte to write
+  let tail = 0; // next byte to fill
+  let ended = false;
+  let failed = false;
+  let written = 0;
+  let wakeWriter: (() => void) | undefined;
+  let wakeReader: (() => void) | undefined;
+  const wake = () => {
+    wakeWriter?.();
+    wakeReader?.();
+  };
+  const stop = options.stopReading;
+  const onStop = () => {
+    ended = true;
+    wake();
+  };
+  stop?.addEventListener("abort", onStop, { once: true });
+  if (stop?.aborted) ended = true;
+
+  const writer = async () => {
+    while (!failed) {
+      if (head === tail) {
+        if (ended) return;
+        await new Promise<void>((resolve) => wakeWriter = resolve);
+        wakeWriter = undefined;
+        continue;
+      }
+      const end = tail;
+      let offset = head;
+      try {
+        while (offset < end) {
+          offset += await sink.write(buffer.subarray(offset, end));
+        }
+      } catch (error) {
+        written += offset - head;
+        throw new PumpError("write", written, error);
+      }
+      written += end - head;
+      options.onWrite?.(end - head);
+      head = end;
+      wakeReader?.();
+    }
+  };
+
+  const reader = async () => {
+    while (!ended && !failed) {
+      if (head === tail) {
+        head = tail = 0; // empty: rewind (the writer is idle)
+      } else if (bufferSize - tail < readSize) {
+        await new Promise<void>((resolve) => wakeReader = resolve);
+        wakeReader = undefined;
+        continue;
+      }
+      let count: number | null;
+      try {
+        count = await source.read(buffer.subarray(tail, tail + readSize));
+      } catch (error) {
+        if (ended) return;
+        throw new PumpError("read", written, error);
+      }
+      if (ended) return; // stopped meanwhile: these bytes are dropped
+      if (count === null) {
+        ended = true;
+        wakeWriter?.();
+        return;
+      }
+      tail += count;
+      wakeWriter?.();
+    }
+  };
+
+  return new Promise<number>((resolve, reject) => {
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      stop?.removeEventListener("abort", onStop);
+      wake();
+      reject(error);
+    };
+    reader().catch(fail);
+    writer().then(() => {
+      stop?.removeEventListener("abort", onStop);
+      if (!failed) resolve(written);
+    }, fail);
+  });
+}
+
+/** A sink that drops everything (for `--send-only`). */
+export const discard: ByteSink = {
+  write(buffer: Uint8Array): Promise<number> {
+    return Promise.resolve(buffer.length);
+  },
+};
+
+/** Options of {@linkcode transfer}. */
+export interface TransferOptions {
+  /** What is sent to the peer; `undefined` sends nothing (`--recv-only`). */
+  input?: ByteSource;
+  /** Where the peer's bytes go; `undefined` drops them (`--send-only`). */
+  output?: ByteSink;
+  /**
+   * The input is a terminal: when the peer ends its stream, stop waiting for
+   * more typing and finish.
+   */
+  interactiveInput?: boolean;
+  /** Called as bytes reach the peer. */
+  onSent?: (bytes: number) => void;
+  /** Called as the peer's bytes are written to the output. */
+  onReceived?: (bytes: number) => void;
+  /** Names for messages: the input, the output and the peer. */
+  names?: { input?: string; output?: string; peer?: string };
+  /** Ring buffer size per direction (default 1 MiB). */
+  bufferSize?: number;
+}
+
+/** What a successful {@linkcode transfer} moved. */
+export interface TransferResult {
+  /** Bytes written to the peer. */
+  sent: number;
+  /** Bytes received from the peer and written to the output. */
+  received: number;
+}
+
+/** A transfer that did not complete: network, TLS or I/O failure, or truncation. */
+export class TransferError extends Error {
+  /** Bytes written to the peer before the failure. */
+  readonly sent: number;
+  /** Bytes received before the failure. */
+  readonly received: number;
+
+  /**
+   * @param message What happened, in one line.
+   * @param counts Bytes moved before the failure.
+   * @param cause The original error.
+   */
+  constructor(
+    message: string,
+    counts: TransferResult,
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+    this.name = "TransferError";
+    this.sent = counts.sent;
+    this.received = counts.received;
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return `${bytes} byte${bytes === 1 ? "" : "s"}`;
+}
+
+/**
+ * Copies both directions between the input/output and `conn` at once. When
+ * the input ends, the write side of `conn` is half-closed (`closeWrite()`,
+ * which also sends TLS close_notify) and the peer's bytes keep flowing until
+ * the peer ends its stream. Resolves only when every input byte was written
+ * to the peer and the peer's stream ended cleanly; the caller closes `conn`.
+ *
+ * @example Usage
+ * ```ts
+ * import { transfer } from "./cli_copy.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const server = (async () => {
+ *   using conn = await listener.accept();
+ *   const buffer = new Uint8Array(16);
+ *   while (await conn.read(buffer) !== null) {} // until our half-close
+ *   await conn.write(new TextEncoder().encode("bye"));
+ * })();
+ * using conn = await Deno.connect(listener.addr);
+ * let done = false;
+ * const input = {
+ *   read(buffer: Uint8Array): Promise<number | null> {
+ *     if (done) return Promise.resolve(null);
+ *     done = true;
+ *     buffer.set([104, 105]); // "hi"
+ *     return Promise.resolve(2);
+ *   },
+ * };
+ * const received: number[] = [];
+ * const output = {
+ *   write(buffer: Uint8Array): Promise<number> {
+ *     received.push(...buffer);
+ *     return Promise.resolve(buffer.length);
+ *   },
+ * };
+ * assertEquals(await transfer(conn, { input, output }), { sent: 2, received: 3 });
+ * assertEquals(new TextDecoder().decode(new Uint8Array(received)), "bye");
+ * await server;
+ * ```
+ *
+ * @param conn The connection; it stays open (the caller closes it).
+ * @param options The input, the output, progress callbacks, names.
+ * @returns The bytes moved each way.
+ * @throws {TransferError} On any failure, with a one-line message naming the
+ * direction and the bytes moved; the cause is the original error.
+ */
+export async function transfer(
+  conn: Deno.Conn,
+  options: TransferOptions = {},
+): Promise<TransferResult> {
+  const names = {
+    input: options.names?.input ?? "the input",
+    output: options.names?.output ?? "the output",
+    peer: options.names?.peer ?? "the peer",
+  };
+  const counts: TransferResult = { sent: 0, received: 0 };
+  const stopReading = new AbortController();
+  const bufferSize = options.bufferSize;
+
+  const send = async () => {
+    if (options.input !== undefined) {
+      try {
+        await pump(options.input, conn, {
+          bufferSize,
+          stopReading: stopReading.signal,
+          onWrite: (bytes) => {
+            counts.sent += bytes;
+            options.onSent?.(bytes);
+          },
+        });
+      } catch (error) {
+        const cause = error instanceof PumpError ? error.cause : error;
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        throw new TransferError(
+          error instanceof PumpError && error.side === "read"
+            ? `Cannot read ${names.input}: ${reason}`
+            : `Sending to ${names.peer} failed after ${
+              formatBytes(counts.sent)
+            }: ${reason}; not every byte was delivered`,
+          counts,
+          cause,
+        );
+      }
+    }
+    try {
+      await conn.closeWrite();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TransferError(
+        `Ending the stream to ${names.peer} failed after ${
+          formatBytes(counts.sent)
+        }: ${reason}`,
+        counts,
+        error,
+      );
+    }
+  };
+
+  const receive = async () => {
+    try {
+      await pump(conn, options.output ?? discard, {
+        bufferSize,
+        onWrite: (bytes) => {
+          counts.received += bytes;
+          options.onReceived?.(bytes);
+        },
+      });
+    } catch (error) {
+      const cause = error instanceof PumpError ? error.cause : error;
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      if (error instanceof PumpError && error.side === "write") {
+        throw new TransferError(
+          `Cannot write ${names.output}: ${reason}`,
+          counts,
+          cause,
+        );
+      }
+      if (cause instanceof Deno.errors.UnexpectedEof) {
+        throw new TransferError(
+          `The TLS stream from ${names.peer} ended without close_notify after ${
+            formatBytes(counts.received)
+          }: the transfer is truncated`,
+          counts,
+          cause,
+        );
+      }
+      throw new TransferError(
+        `Receiving from ${names.peer} failed after ${
+          formatBytes(counts.received)
+        }: ${reason}`,
+        counts,
+        cause,
+      );
+    }
+    // The peer ended its stream. A terminal will not end on its own: stop
+    // waiting for typing (what was typed so far is still sent).
+    if (options.interactiveInput) stopReading.abort();
+  };
+
+  let firstError: unknown;
+  const settle = async (task: Promise<void>) => {
+    try {
+      await task;
+    } catch (error) {
+      // The first failure wins; stop the other direction too.
+      if (firstError === undefined) firstError = error;
+      stopReading.abort();
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  };
+  await Promise.all([settle(send()), settle(receive())]);
+  if (firstError !== undefined) throw firstError;
+  return { ...counts };
+}

@@ -1,0 +1,239 @@
+/**
+ * What the CLI tells its user on stderr (stdout carries data only): readable
+ * lines, a progress line drawn with `@std/cli`'s `ProgressBar`, or, with
+ * `--json`, one JSON event per line (`listening`, `secret`, `connected`,
+ * `progress`, `done`, `error`).
+ *
+ * @module
+ */
+import {
+  ProgressBar,
+  type ProgressBarFormatter,
+} from "@std/cli/unstable-progress-bar";
+
+/** Where the reporter writes one line (without its newline). */
+export type LineWriter = (line: string) => void;
+
+/** Options of a {@linkcode Reporter}. */
+export interface ReporterOptions {
+  /** One JSON event per line instead of readable lines. */
+  json?: boolean;
+  /** Draw the progress line during the transfer. */
+  progress?: boolean;
+  /** Leave out informational lines (`connected`, `done`). */
+  quiet?: boolean;
+  /** Where lines go; stderr by default. */
+  write?: LineWriter;
+  /** Where the progress line is drawn; stderr by default. */
+  progressWritable?: WritableStream<Uint8Array>;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes one line to stderr, all of it. */
+export function writeStderrLine(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += Deno.stderr.writeSync(bytes.subarray(offset));
+  }
+}
+
+/**
+ * Formats a byte count with binary units: `0 B`, `1.5 KiB`, `64.0 MiB`.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatBytes } from "./cli_events.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(formatBytes(1536), "1.5 KiB");
+ * ```
+ *
+ * @param bytes A byte count.
+ * @returns The count in a readable unit.
+ */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatRate(bytes: number, milliseconds: number): string {
+  if (milliseconds <= 0) return "-";
+  return `${(bytes / 1e6 / (milliseconds / 1000)).toFixed(1)} MB/s`;
+}
+
+/** Reports setup and transfer events on stderr in the chosen style. */
+export class Reporter {
+  /** Bytes written to the peer so far. */
+  sent = 0;
+  /** Bytes received from the peer so far. */
+  received = 0;
+  #json: boolean;
+  #progress: boolean;
+  #quiet: boolean;
+  #write: LineWriter;
+  #progressWritable: WritableStream<Uint8Array> | undefined;
+  #bar: ProgressBar | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #started = performance.now();
+
+  /**
+   * @param options Style and destination.
+   */
+  constructor(options: ReporterOptions = {}) {
+    this.#json = options.json ?? false;
+    this.#progress = options.progress ?? false;
+    this.#quiet = options.quiet ?? false;
+    this.#write = options.write ?? writeStderrLine;
+    this.#progressWritable = options.progressWritable;
+  }
+
+  #event(event: string, fields: Record<string, unknown>): void {
+    this.#write(JSON.stringify({ event, ...fields }));
+  }
+
+  #info(line: string): void {
+    if (!this.#quiet) this.#write(line);
+  }
+
+  /** The listener is bound (always reported: it carries the real port). */
+  listening(address: string, port?: number): void {
+    if (this.#json) this.#event("listening", { address, port });
+    else this.#write(`listening on ${address}`);
+  }
+
+  /** A new secret was made: the command the counterpart runs, shown once. */
+  secret(command: string): void {
+    if (this.#json) return this.#event("secret", { command });
+    this.#write(
+      "new secret made; the counterpart runs (keep this line private, it is shown once):",
+    );
+    this.#write(`  ${command}`);
+  }
+
+  /** The connection is set up. */
+  connected(local: string, remote: string, tls: boolean): void {
+    this.#started = performance.now();
+    if (this.#json) return this.#event("connected", { local, remote, tls });
+    if (this.#progress) {
+      this.#info(`connected to ${remote}${tls ? " (TLS)" : ""}`);
+    }
+  }
+
+  /**
+   * Starts periodic progress: the progress line, or `progress` events every
+   * second with `--json`.
+   *
+   * @param expected The bytes to send, when known (a file).
+   */
+  start(expected?: number): void {
+    if (this.#progress) {
+      this.#bar = new ProgressBar({
+        max: expected ?? 0,
+        writable: this.#progressWritable,
+        fmt: (state) => this.#format(state, expected),
+      });
+    } else if (this.#json) {
+      this.#timer = setInterval(() => {
+        this.#event("progress", {
+          sent: this.sent,
+          received: this.received,
+          seconds: this.#seconds(),
+        });
+      }, 1000);
+    }
+  }
+
+  #seconds(): number {
+    return Math.round(performance.now() - this.#started) / 1000;
+  }
+
+  #format(state: ProgressBarFormatter, expected: number | undefined): string {
+    const elapsed = performance.now() - this.#started;
+    const rate = formatRate(this.sent + this.received, elapsed);
+    const sent = expected === undefined
+      ? formatBytes(this.sent)
+      : `${formatBytes(this.sent)}/${formatBytes(expected)}`;
+    const bar = expected === undefined || expected === 0
+      ? ""
+      : ` [${state.progressBar}] ${
+        Math.floor(Math.min(this.sent / expected, 1) * 100)
+      }%`;
+    return `[${state.styledTime}]${bar} sent ${sent}, received ${
+      formatBytes(this.received)
+    }, ${rate}`;
+  }
+
+  /** Updates the progress line's value. */
+  #update(): void {
+    if (this.#bar) this.#bar.value = this.sent;
+  }
+
+  /** Counts bytes that reached the peer. */
+  addSent(bytes: number): void {
+    this.sent += bytes;
+    this.#update();
+  }
+
+  /** Counts bytes received from the peer. */
+  addReceived(bytes: number): void {
+    this.received += bytes;
+  }
+
+  /** Stops the progress line and the timer; safe to call more than once. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    const bar = this.#bar;
+    this.#bar = undefined;
+    if (bar) await bar.stop();
+  }
+
+  /** The transfer completed: both streams ended cleanly. */
+  async done(): Promise<void> {
+    await this.stop();
+    const seconds = this.#seconds();
+    if (this.#json) {
+      return this.#event("done", {
+        sent: this.sent,
+        received: this.received,
+        seconds,
+        exitCode: 0,
+      });
+    }
+    if (this.#progress) {
+      this.#info(
+        `done: sent ${formatBytes(this.sent)}, received ${
+          formatBytes(this.received)
+        } in ${seconds.toFixed(2)} s`,
+      );
+    }
+  }
+
+  /** Something failed: one line (and the stack with `--debug`). */
+  async error(
+    message: string,
+    exitCode: number,
+    stack?: string,
+  ): Promise<void> {
+    await this.stop();
+    if (this.#json) {
+      return this.#event("error", {
+        message,
+        exitCode,
+        sent: this.sent,
+        received: this.received,
+        ...(stack === undefined ? {} : { stack }),
+      });
+    }
+    this.#write(`connect: ${message}`);
+    if (stack !== undefined) this.#write(stack);
+  }
+}
