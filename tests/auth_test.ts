@@ -63,7 +63,11 @@ async function drainToEnd(conn: Deno.Conn): Promise<number> {
       total += count;
     }
   } catch (error) {
-    if (error instanceof Deno.errors.ConnectionReset) return total;
+    // A reset, or a TLS peer that closed without close_notify, is an end too.
+    if (
+      error instanceof Deno.errors.ConnectionReset ||
+      error instanceof Deno.errors.UnexpectedEof
+    ) return total;
     throw error;
   }
 }
@@ -448,6 +452,25 @@ Deno.test("Connector with a secret and TLS together authenticates inside the enc
   assert("handshake" in client, "the active side got a TLS connection");
   await assertDataFlows(client, server);
   assertEquals(passive.rejectedPeers, 1);
+});
+
+Deno.test("Connector with TLS and a secret drops a peer that completes TLS and then says nothing, and still accepts the real counterpart", async () => {
+  const tls = { cert: pem("localhost.pem"), key: pem("localhost.key.pem") };
+  const { passive, port } = await listening({ tls, handshakeTimeout: 500 });
+  await using _ = passive;
+  const waiting = passive.connect();
+  const caCerts = [pem("ca.pem")];
+  using silent = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts,
+  });
+  await silent.handshake();
+  assertEquals(await drainToEnd(silent), 33);
+  assertEquals(passive.rejectedPeers, 1);
+  using client = await active(port, { tls: { caCerts } }).connect();
+  using server = await waiting;
+  await assertDataFlows(client, server);
 });
 
 Deno.test("Connector with a secret over a unix socket connects both ways", async () => {
