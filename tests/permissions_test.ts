@@ -72,7 +72,10 @@ async function runScript(
   flags: readonly string[],
   args: readonly string[],
   onLine?: (line: string) => void,
-  { noPrompt = true }: { noPrompt?: boolean } = {},
+  { noPrompt = true, env = {} }: {
+    noPrompt?: boolean;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ChildResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -83,7 +86,7 @@ async function runScript(
       `${SCRIPTS}${script}`,
       ...args,
     ],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -135,6 +138,8 @@ async function answerPing(conn: Deno.Conn): Promise<void> {
  */
 interface Run extends AsyncDisposable {
   options: ConnectorOptions;
+  /** Environment variables for the child. */
+  env?: Record<string, string>;
   counterpart(address?: Deno.Addr): Promise<void>;
 }
 
@@ -204,6 +209,7 @@ async function runPeer(
         counterpart.catch(() => {});
       }
     },
+    { env: run.env },
   );
   return { ...result, counterpart };
 }
@@ -436,6 +442,77 @@ Deno.test("active TLS with client certificate files runs with exactly net and re
   assertEquals(permissions.length, 4);
 });
 
+Deno.test("active TLS verified against the system roots needs only net: the handshake gets as far as verification", async () => {
+  await using run = await childConnectsTo(
+    { host: "127.0.0.1", tls: { cert: serverPem, key: serverKeyPem } },
+    (address) => ({
+      host: "127.0.0.1",
+      port: (address as Deno.NetAddr).port,
+      tls: true,
+      timeout: SETUP_TIMEOUT,
+    }),
+  );
+  const flags = permissionFlags(new Connector(run.options).permissions);
+  assertEquals(flags, [`--allow-net=127.0.0.1:${run.options.port}`]);
+  const result = await runPeer(run, flags);
+  await run[Symbol.asyncDispose]();
+  await result.counterpart?.catch(() => {});
+  assertEquals(result.code, 1, result.stderr);
+  assert(
+    result.stderr.startsWith("InvalidData: ") &&
+      result.stderr.includes("not signed by a trusted CA"),
+    `expected an unknown issuer, not a denial: ${result.stderr}`,
+  );
+});
+
+const SECRET = "a shared secret of 32 characters";
+
+Deno.test("active TCP with a secret file runs with exactly net and read of the secret file", async () => {
+  const directory = await Deno.makeTempDir({ prefix: "transfer_connect_" });
+  try {
+    const file = `${directory}/secret.txt`;
+    await Deno.writeTextFile(file, `${SECRET}\n`);
+    const permissions = await assertExactPermissions(() =>
+      childConnectsTo(
+        { host: "127.0.0.1", secret: SECRET },
+        (address) => ({
+          host: "127.0.0.1",
+          port: (address as Deno.NetAddr).port,
+          secret: { file },
+          timeout: SETUP_TIMEOUT,
+        }),
+      )
+    );
+    assertEquals(permissionFlags(permissions).at(-1), `--allow-read=${file}`);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("passive with a secret in an environment variable runs with exactly net and env of the variable", async () => {
+  const variable = "TRANSFER_CONNECT_TEST_SECRET";
+  const permissions = await assertExactPermissions(() => ({
+    ...childListens(
+      {
+        mode: "passive",
+        host: "127.0.0.1",
+        secret: { env: variable },
+        timeout: SETUP_TIMEOUT,
+      },
+      (address) => ({
+        host: "127.0.0.1",
+        port: (address as Deno.NetAddr).port,
+        secret: SECRET,
+      }),
+    ),
+    env: { [variable]: SECRET },
+  }));
+  assertEquals(permissionFlags(permissions), [
+    "--allow-net=127.0.0.1:0",
+    `--allow-env=${variable}`,
+  ]);
+});
+
 Deno.test("a Deploy-style TLS client runs with only --allow-net=<host>:<port>: no read, env or sys", async () => {
   for (const granted of [true, false]) {
     await using passive = new Connector({
@@ -548,6 +625,13 @@ Deno.test("requestPermissions: true without a terminal fails at once with NotCap
     await waiting.catch(() => {});
     assertDenied(result, [], `--allow-net=127.0.0.1:${port}`);
   }
+});
+
+Deno.test("docs/permissions.md holds the table that tools/permission_table.ts prints", async () => {
+  const result = await runScript("../../tools/permission_table.ts", [], []);
+  assertEquals(result.code, 0, result.stderr);
+  const documentation = await Deno.readTextFile(`${ROOT}docs/permissions.md`);
+  assertStringIncludes(documentation, result.stdout.trim());
 });
 
 Deno.test("permissionFlags() writes one flag per kind, resources comma-joined without repeats", () => {

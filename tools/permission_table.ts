@@ -110,6 +110,18 @@ export const PERMISSION_TABLE_ROWS: readonly PermissionTableRow[] = [
       tls: { certFile: "server.pem", keyFile: "server.key.pem" },
     },
   },
+  {
+    task: "Connect and prove a shared secret read from a file",
+    options: { host: "10.0.0.2", port: 7000, secret: { file: "secret.txt" } },
+  },
+  {
+    task: "Wait and check a shared secret from an environment variable",
+    options: {
+      mode: "passive",
+      port: 7000,
+      secret: { env: "TRANSFER_SECRET" },
+    },
+  },
 ];
 
 /** Writes options the way a reader would type them: `{ host: "a", port: 1 }`. */
@@ -139,27 +151,38 @@ function formatValue(value: unknown): string {
  * const table = permissionTable([
  *   { task: "Connect", options: { host: "10.0.0.2", port: 7000 } },
  * ]);
- * assertStringIncludes(
- *   table,
- *   '| Connect | `{ host: "10.0.0.2", port: 7000 }` | `--allow-net=10.0.0.2:7000` |',
- * );
+ * assertStringIncludes(table, "`--allow-net=10.0.0.2:7000`");
  * ```
  *
  * @param rows The uses to list (default: {@linkcode PERMISSION_TABLE_ROWS}).
- * @returns The table, one line per row after the header.
+ * @returns The table, one line per row after the header, padded as
+ * `deno fmt` pads it.
  */
 export function permissionTable(
   rows: readonly PermissionTableRow[] = PERMISSION_TABLE_ROWS,
 ): string {
-  const lines = [
-    "| What you are doing | Connector options | Exact flags |",
-    "| --- | --- | --- |",
+  const table = [
+    ["What you are doing", "Connector options", "Exact flags"],
+    ...rows.map(({ task, options }) => [
+      task,
+      `\`${formatValue(options)}\``,
+      `\`${formatPermissionFlags(new Connector(options).permissions)}\``,
+    ]),
   ];
-  for (const { task, options } of rows) {
-    const flags = formatPermissionFlags(new Connector(options).permissions);
-    lines.push(`| ${task} | \`${formatValue(options)}\` | \`${flags}\` |`);
-  }
-  return lines.join("\n");
+  // Padded the way `deno fmt` writes markdown tables, so that it keeps them.
+  const widths = table[0].map((_, column) =>
+    Math.max(3, ...table.map((cells) => cells[column].length))
+  );
+  const line = (cells: string[]) =>
+    `| ${
+      cells.map((cell, column) => cell.padEnd(widths[column])).join(" | ")
+    } |`;
+  const [header, ...body] = table;
+  return [
+    line(header),
+    line(widths.map((width) => "-".repeat(width))),
+    ...body.map(line),
+  ].join("\n");
 }
 
 if (import.meta.main) console.log(permissionTable());

@@ -89,6 +89,21 @@ export function everyKindOfConnector(
       port: 7443,
       tls: { certFile: "server.pem", keyFile: "server.key.pem" },
     },
+    "secret as text": {
+      host: "127.0.0.1",
+      port: 7000,
+      secret: "a shared secret of 32 characters",
+    },
+    "secret from a file": {
+      mode: "passive",
+      secret: { file: "/etc/transfer/secret" },
+    },
+    "secret from the environment, over TLS": {
+      host: "localhost",
+      port: 7000,
+      tls: { caFile: "ca.pem" },
+      secret: { env: "TRANSFER_SECRET" },
+    },
     "custom transport, active": {
       host: "10.0.0.2",
       port: 7000,
