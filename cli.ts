@@ -21,6 +21,7 @@ import {
   Connector,
   type ConnectorPermission,
   formatAddr,
+  formatHostPort,
   missingPermissionError,
   permissionFlags,
   requestPermissions,
@@ -127,6 +128,21 @@ function counterpartCommand(
     moduleSpecifier(),
     ...args,
   ].map(shellQuote).join(" ");
+}
+
+/**
+ * Formats a connection's address. Works around Deno 2.9.6 giving the conns of
+ * `Deno.startTls` addresses without a `transport` field.
+ */
+function describeAddr(addr: Deno.Addr): string {
+  const fields = addr as Partial<Deno.NetAddr>;
+  if (
+    addr.transport === undefined && typeof fields.hostname === "string" &&
+    typeof fields.port === "number"
+  ) {
+    return formatHostPort(fields.hostname, fields.port);
+  }
+  return formatAddr(addr);
 }
 
 function exitCodeOf(error: unknown): number {
@@ -282,9 +298,9 @@ export async function main(args: readonly string[]): Promise<number> {
       }
     }
     conn = await connector.connect();
-    const peer = formatAddr(conn.remoteAddr);
+    const peer = describeAddr(conn.remoteAddr);
     reporter.connected(
-      formatAddr(conn.localAddr),
+      describeAddr(conn.localAddr),
       peer,
       options.connector.tls !== undefined,
     );
