@@ -630,10 +630,13 @@ export class Connector implements Disposable, AsyncDisposable {
         const refused = error instanceof Deno.errors.ConnectionRefused;
         if (!refused || attempt >= this.#retry.attempts) {
           const tries = attempt > 1 ? ` (after ${attempt} attempts)` : "";
-          throw this.#fail(
-            error,
-            `Cannot connect to ${this.#endpoint}${tries}`,
-          );
+          // TLS and authentication errors already name the endpoint.
+          const named = tries === "" && error instanceof Error &&
+            !(error instanceof Deno.errors.NotCapable) &&
+            error.message.includes(this.#endpoint);
+          throw named
+            ? error
+            : this.#fail(error, `Cannot connect to ${this.#endpoint}${tries}`);
         }
       }
       await sleep(delay, signal);

@@ -329,7 +329,8 @@ export function explainTlsError(
   if (!(error instanceof Error)) return error;
   const message = error.message;
   let explained: string;
-  const validFor = /certificate is only valid for (.+)$/.exec(message)?.[1];
+  const validFor = /certificate is only valid for (.+)$/.exec(message)?.[1]
+    ?.replace(/(?:DnsName|IpAddress)\(([^)]*)\)/g, "$1");
   if (/UnknownIssuer/.test(message)) {
     explained =
       `TLS handshake with ${endpoint} failed: its certificate is not signed by a trusted CA (unknown issuer); add the CA with tls.caCerts (CLI: --ca FILE)`;
