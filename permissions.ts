@@ -209,6 +209,15 @@ export function queryPermissions(
   }));
 }
 
+/** The descriptors that are not granted, found without prompting. */
+function notGranted(
+  descriptors: readonly ConnectorPermission[],
+): ConnectorPermission[] {
+  return queryPermissions(descriptors)
+    .filter((report) => report.state !== "granted")
+    .map((report) => report.descriptor);
+}
+
 /**
  * Builds the error for missing permissions: a `Deno.errors.NotCapable` whose
  * message names each resource and the exact flags to add.
@@ -302,14 +311,42 @@ export function explainDenial(
   descriptors: readonly ConnectorPermission[],
   cause: unknown,
 ): Deno.errors.NotCapable {
-  const missing = queryPermissions(descriptors)
-    .filter((report) => report.state !== "granted")
-    .map((report) => report.descriptor);
+  const missing = notGranted(descriptors);
   if (missing.length > 0) return missingPermissionError(missing, cause);
   const denied = deniedDescriptor(cause);
   if (denied !== undefined) return missingPermissionError([denied], cause);
   const message = cause instanceof Error ? cause.message : String(cause);
   return new Deno.errors.NotCapable(message, { cause });
+}
+
+/**
+ * Throws, without prompting, when any of the descriptors is not granted: a
+ * `Deno.errors.NotCapable` naming every missing one and its flag, so that one
+ * run tells the user all the flags to add.
+ *
+ * @example Usage
+ * ```ts
+ * import { assertPermissionsGranted } from "./permissions.ts";
+ * import { assertInstanceOf, assertStringIncludes } from "@std/assert";
+ *
+ * try {
+ *   assertPermissionsGranted([{ name: "net", host: "10.0.0.2:7000" }]);
+ *   // granted: listen() or connect() may go ahead
+ * } catch (error) {
+ *   assertInstanceOf(error, Deno.errors.NotCapable);
+ *   assertStringIncludes(error.message, "run with --allow-net=10.0.0.2:7000");
+ * }
+ * ```
+ *
+ * @param descriptors The permissions needed.
+ * @throws {Deno.errors.NotCapable} Naming the flags of every permission not
+ * granted.
+ */
+export function assertPermissionsGranted(
+  descriptors: readonly ConnectorPermission[],
+): void {
+  const missing = notGranted(descriptors);
+  if (missing.length > 0) throw missingPermissionError(missing);
 }
 
 /**

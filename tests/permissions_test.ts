@@ -12,6 +12,7 @@ import {
   assertInstanceOf,
   assertRejects,
   assertStringIncludes,
+  assertThrows,
 } from "@std/assert";
 import {
   Connector,
@@ -22,7 +23,11 @@ import {
   permissionFlags,
   queryPermissions,
 } from "../mod.ts";
-import { explainDenial, formatPermissionFlags } from "../permissions.ts";
+import {
+  assertPermissionsGranted,
+  explainDenial,
+  formatPermissionFlags,
+} from "../permissions.ts";
 import { everyKindOfConnector } from "./permission_scripts/_every_kind.ts";
 import { freePort } from "./_helpers.ts";
 
@@ -772,6 +777,28 @@ Deno.test({
     assertEquals(
       explainDenial([{ name: "net", host: "127.0.0.1:7000" }], unknown).message,
       "something else",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "assertPermissionsGranted() names every permission not granted, and passes when all are",
+  permissions: { net: ["127.0.0.1:7000"], read: false },
+  fn() {
+    assertPermissionsGranted([{ name: "net", host: "127.0.0.1:7000" }]);
+    const error = assertThrows(
+      () =>
+        assertPermissionsGranted([
+          { name: "net", host: "127.0.0.1:7000" },
+          { name: "net", host: "127.0.0.1:7001" },
+          { name: "read", path: "/etc/ca.pem" },
+        ]),
+      Deno.errors.NotCapable,
+    );
+    assertEquals(
+      error.message,
+      'Requires net access to "127.0.0.1:7001", read access to "/etc/ca.pem": run with --allow-net=127.0.0.1:7001 --allow-read=/etc/ca.pem',
     );
   },
 });
