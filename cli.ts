@@ -146,7 +146,11 @@ function describeAddr(addr: Deno.Addr): string {
 }
 
 function exitCodeOf(error: unknown): number {
-  if (error instanceof UsageError) return ExitCode.Usage;
+  // A RangeError at setup is a value given by the user out of range (a
+  // secret shorter than 16 bytes in a file or TRANSFER_SECRET).
+  if (error instanceof UsageError || error instanceof RangeError) {
+    return ExitCode.Usage;
+  }
   if (error instanceof Deno.errors.NotCapable) return ExitCode.Permission;
   return ExitCode.Failure;
 }

@@ -976,3 +976,123 @@ Deno.test("cli: --json prints one parseable event per line on stderr", async () 
   assertEquals([error.event, error.exitCode], ["error", 1]);
   assertStringIncludes(error.message, "refused");
 });
+
+// --- shared secret (issue 8) -----------------------------------------------
+
+Deno.test("cli: listen --new-secret prints once a counterpart command that works verbatim", async () => {
+  const { process: listener, port } = await startListener(
+    ["--host", "127.0.0.1", "--new-secret"],
+    { stdin: "piped" },
+  );
+  await using _listener = listener;
+  const match = await listener.waitForStderr(
+    /\n  TRANSFER_SECRET=([0-9a-f]{64}) deno run (.+) (\S+) connect (\S+) (\d+)\n/,
+  );
+  const [, secret, flags, module, host, printedPort] = match;
+  assertEquals(listener.stderr.split(secret).length, 2, "shown exactly once");
+  assertEquals(flags.split(" "), [
+    `--allow-net=127.0.0.1:${port}`,
+    "--allow-env=TRANSFER_SECRET",
+  ]);
+  assertEquals(module, CLI_PATH);
+  assertEquals([host, Number(printedPort)], ["127.0.0.1", port]);
+  await using connector = spawnCli(["connect", host, printedPort], {
+    permissions: flags.split(" "),
+    env: { TRANSFER_SECRET: secret },
+    stdin: "piped",
+  });
+  await Promise.all([
+    connector.feed(encoder.encode("authenticated hello")),
+    listener.feed(encoder.encode("authenticated reply")),
+  ]);
+  const [listened, connected] = await Promise.all([
+    listener.result(),
+    connector.result(),
+  ]);
+  assertEquals([listened.code, connected.code], [0, 0], connected.stderr);
+  assertEquals(decoder.decode(listened.stdout), "authenticated hello");
+  assertEquals(decoder.decode(connected.stdout), "authenticated reply");
+});
+
+Deno.test("cli: TRANSFER_SECRET admits the right peer and turns away a wrong one", async () => {
+  const right = "correct horse battery staple 42";
+  const { process: listener, port } = await startListener(
+    ["--host", "127.0.0.1"],
+    { env: { TRANSFER_SECRET: right }, stdin: "piped" },
+  );
+  await using _listener = listener;
+  const wrong = await runCli(["connect", "127.0.0.1", String(port)], {
+    env: { TRANSFER_SECRET: "a different secret of some length" },
+    stdin: "piped",
+  });
+  assertEquals(wrong.code, 1, wrong.stderr);
+  assertEquals(lines(wrong.stderr).length, 1, wrong.stderr);
+  assertEquals(wrong.stdout.length, 0);
+  // A peer without any secret is dropped too (what it sees depends on timing:
+  // the listener's hello, then a close or a reset).
+  await using none = spawnCli(["connect", "127.0.0.1", String(port)], {
+    stdin: "piped",
+  });
+  await none.feed(encoder.encode("intruder without a secret"));
+  await none.result();
+  await using connector = spawnCli(["connect", "127.0.0.1", String(port)], {
+    env: { TRANSFER_SECRET: right },
+    stdin: "piped",
+  });
+  await Promise.all([
+    connector.feed(encoder.encode("it is me")),
+    listener.feed(new Uint8Array(0)),
+  ]);
+  const [listened, connected] = await Promise.all([
+    listener.result(),
+    connector.result(),
+  ]);
+  assertEquals([listened.code, connected.code], [0, 0], listened.stderr);
+  assertEquals(decoder.decode(listened.stdout), "it is me");
+});
+
+Deno.test("cli: --secret-file on both sides, with --permissions naming the file", async () => {
+  await using dir = await tempDir();
+  const secretFile = `${dir}/secret`;
+  await Deno.writeTextFile(secretFile, "0123456789abcdef0123456789abcdef\n");
+  const listenArgs = [
+    "listen",
+    "--host",
+    "127.0.0.1",
+    "--secret-file",
+    secretFile,
+  ];
+  const printed = await runCli([...listenArgs, "--permissions"], {
+    permissions: [],
+  });
+  assertEquals(
+    decoder.decode(printed.stdout),
+    `--allow-net=127.0.0.1:0 --allow-read=${secretFile}\n`,
+  );
+  const listener = spawnCli(listenArgs, {
+    permissions: decoder.decode(printed.stdout).trim().split(" "),
+  });
+  await using _listener = listener;
+  const port = (await listener.waitForStderr(/listening on .*:(\d+)\n/))[1];
+  await using connector = spawnCli(
+    ["connect", "127.0.0.1", port, "--secret-file", secretFile],
+    { stdin: "piped" },
+  );
+  await connector.feed(encoder.encode("file secret"));
+  const [listened, connected] = await Promise.all([
+    listener.result(),
+    connector.result(),
+  ]);
+  assertEquals([listened.code, connected.code], [0, 0], connected.stderr);
+  assertEquals(decoder.decode(listened.stdout), "file secret");
+});
+
+Deno.test("cli: a secret shorter than 16 bytes is refused before the network", async () => {
+  const result = await runCli(["listen", "--host", "127.0.0.1"], {
+    env: { TRANSFER_SECRET: "short" },
+  });
+  assertEquals(result.code, 2, result.stderr);
+  assertEquals(lines(result.stderr).length, 1, result.stderr);
+  assertStringIncludes(result.stderr, "at least 16 bytes");
+  assert(!result.stderr.includes("listening"));
+});
