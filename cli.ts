@@ -332,8 +332,15 @@ export async function main(args: readonly string[]): Promise<number> {
     return ExitCode.Success;
   } catch (error) {
     const code = exitCodeOf(error);
+    let message = error instanceof Error ? error.message : String(error);
+    const turnedAway = connector.rejectedPeers;
+    if (conn === undefined && turnedAway > 0) {
+      message += ` (${turnedAway} peer${
+        turnedAway === 1 ? " was" : "s were"
+      } turned away: not allowed, or failed the TLS handshake or the secret)`;
+    }
     await reporter.error(
-      error instanceof Error ? error.message : String(error),
+      message,
       code,
       options.debug ? stackOf(error) : undefined,
     );

@@ -277,7 +277,10 @@ function formatBytes(bytes: number): string {
  *   while (await conn.read(buffer) !== null) {} // until our half-close
  *   await conn.write(new TextEncoder().encode("bye"));
  * })();
- * using conn = await Deno.connect(listener.addr);
+ * using conn = await Deno.connect({
+ *   hostname: "127.0.0.1",
+ *   port: listener.addr.port,
+ * });
  * let done = false;
  * const input = {
  *   read(buffer: Uint8Array): Promise<number | null> {
