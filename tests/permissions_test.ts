@@ -29,7 +29,6 @@ import {
   formatPermissionFlags,
 } from "../permissions.ts";
 import { everyKindOfConnector } from "./permission_scripts/_every_kind.ts";
-import { freePort } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const IMPORT_MAP = `${ROOT}offline/import_map.json`;
@@ -351,15 +350,44 @@ Deno.test("passive on all interfaces with port 0 runs with exactly --allow-net=0
   assertEquals(permissionFlags(permissions), ["--allow-net=0.0.0.0:0"]);
 });
 
+/**
+ * A free port below the usual ephemeral range (32768 and up), so that no
+ * outgoing connection of another process takes it before the child binds it.
+ */
+function fixedPort(): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  throw new Error("no free port found from 20000 to 31999");
+}
+
 Deno.test("passive on 127.0.0.1 with a fixed port runs with exactly --allow-net=127.0.0.1:<port>", async () => {
-  const port = freePort();
-  const permissions = await assertExactPermissions(() =>
-    childListens(
-      { mode: "passive", host: "127.0.0.1", port, timeout: SETUP_TIMEOUT },
-      () => ({ host: "127.0.0.1", port }),
-    )
-  );
-  assertEquals(permissionFlags(permissions), [`--allow-net=127.0.0.1:${port}`]);
+  // Another process may still take the port between the check and the bind:
+  // then the child reports AddrInUse, and another port is tried.
+  for (let attempt = 1;; attempt++) {
+    const port = fixedPort();
+    try {
+      const permissions = await assertExactPermissions(() =>
+        childListens(
+          { mode: "passive", host: "127.0.0.1", port, timeout: SETUP_TIMEOUT },
+          () => ({ host: "127.0.0.1", port }),
+        )
+      );
+      assertEquals(permissionFlags(permissions), [
+        `--allow-net=127.0.0.1:${port}`,
+      ]);
+      return;
+    } catch (error) {
+      if (attempt < 3 && String(error).includes("AddrInUse")) continue;
+      throw error;
+    }
+  }
 });
 
 Deno.test("active over a unix socket runs with exactly read, write and net unix:<path>", async () => {
