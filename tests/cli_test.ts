@@ -986,7 +986,7 @@ Deno.test("cli: listen --new-secret prints once a counterpart command that works
   );
   await using _listener = listener;
   const match = await listener.waitForStderr(
-    /\n  TRANSFER_SECRET=([0-9a-f]{64}) deno run (.+) (\S+) connect (\S+) (\d+)\n/,
+    /\n {2}TRANSFER_SECRET=([0-9a-f]{64}) deno run (.+) (\S+) connect (\S+) (\d+)\n/,
   );
   const [, secret, flags, module, host, printedPort] = match;
   assertEquals(listener.stderr.split(secret).length, 2, "shown exactly once");
@@ -1095,4 +1095,70 @@ Deno.test("cli: a secret shorter than 16 bytes is refused before the network", a
   assertEquals(lines(result.stderr).length, 1, result.stderr);
   assertStringIncludes(result.stderr, "at least 16 bytes");
   assert(!result.stderr.includes("listening"));
+});
+
+Deno.test("cli: --send-only discards the peer's bytes and --recv-only sends nothing", async () => {
+  {
+    const { process: listener, port } = await startListener(
+      ["--host", "127.0.0.1"],
+      { stdin: "piped" },
+    );
+    await using _listener = listener;
+    await using connector = spawnCli(
+      ["connect", "127.0.0.1", String(port), "--send-only"],
+      { stdin: "piped" },
+    );
+    await Promise.all([
+      connector.feed(encoder.encode("upload")),
+      listener.feed(encoder.encode("reply nobody wants")),
+    ]);
+    const [listened, connected] = await Promise.all([
+      listener.result(),
+      connector.result(),
+    ]);
+    assertEquals([listened.code, connected.code], [0, 0], connected.stderr);
+    assertEquals(decoder.decode(listened.stdout), "upload");
+    assertEquals(connected.stdout.length, 0);
+  }
+  {
+    const { process: listener, port } = await startListener(
+      ["--host", "127.0.0.1", "--recv-only"],
+      { stdin: "piped" },
+    );
+    await using _listener = listener;
+    await listener.feed(encoder.encode("never sent"));
+    await using connector = spawnCli(["connect", "127.0.0.1", String(port)], {
+      stdin: "piped",
+    });
+    await connector.feed(encoder.encode("download"));
+    const [listened, connected] = await Promise.all([
+      listener.result(),
+      connector.result(),
+    ]);
+    assertEquals([listened.code, connected.code], [0, 0], connected.stderr);
+    assertEquals(decoder.decode(listened.stdout), "download");
+    assertEquals(connected.stdout.length, 0);
+  }
+});
+
+Deno.test("cli: a --send file that does not exist exits 1 before the network", async () => {
+  using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = server.accept().then((conn) => {
+    conn.close();
+    return true;
+  }, () => false);
+  const result = await runCli([
+    "connect",
+    "127.0.0.1",
+    String(server.addr.port),
+    "--send",
+    "/nonexistent/connect-cli-input",
+  ]);
+  server.close();
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    'connect: Cannot read --send file "/nonexistent/connect-cli-input": no such file\n',
+  );
+  assertEquals(await accepted, false, "nobody connected");
 });
