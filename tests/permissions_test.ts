@@ -833,6 +833,28 @@ Deno.test({
 
 Deno.test({
   name:
+    "Connector.connect() with a custom transport that reports no permissions still names the flag Deno asked for",
+  permissions: { net: false },
+  async fn() {
+    const connector = new Connector({
+      host: "127.0.0.1",
+      port: 7,
+      transport: {
+        connect: (address) =>
+          Deno.connect(address as { hostname: string; port: number }),
+      },
+    });
+    assertEquals(connector.permissions, []);
+    const error = await assertRejects(
+      () => connector.connect(),
+      Deno.errors.NotCapable,
+    );
+    assertStringIncludes(error.message, "run with --allow-net=127.0.0.1:7");
+  },
+});
+
+Deno.test({
+  name:
     "Connector.connect() without net permission rejects with NotCapable naming the flag, in process",
   permissions: { net: false },
   async fn() {
