@@ -660,6 +660,26 @@ Deno.test("requestPermissions: true without a terminal fails at once with NotCap
   }
 });
 
+Deno.test("a connector missing several permissions names all their flags in one denial", async () => {
+  const certFile = `${FIXTURES}localhost.pem`;
+  const keyFile = `${FIXTURES}localhost.key.pem`;
+  const options = {
+    mode: "passive",
+    host: "127.0.0.1",
+    tls: { certFile, keyFile },
+    timeout: SETUP_TIMEOUT,
+  } as const;
+  const result = await runScript("connector_peer.ts", [], [
+    JSON.stringify(options),
+  ]);
+  const flags = formatPermissionFlags(new Connector(options).permissions);
+  assertEquals(
+    flags,
+    `--allow-net=127.0.0.1:0 --allow-read=${certFile},${keyFile}`,
+  );
+  assertDenied(result, [], `run with ${flags}`);
+});
+
 Deno.test("docs/permissions.md holds the table that tools/permission_table.ts prints", async () => {
   const result = await runScript("../../tools/permission_table.ts", [], []);
   assertEquals(result.code, 0, result.stderr);
