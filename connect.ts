@@ -11,6 +11,7 @@ import { formatAddr, formatHostPort } from "./address.ts";
 import { closeQuietly, raceAbort, SetupScope, sleep } from "./abort.ts";
 import { isAllowed, parseAllowList } from "./allow.ts";
 import {
+  assertPermissionsGranted,
   type ConnectorPermission,
   explainDenial,
   type PermissionReport,
@@ -454,6 +455,9 @@ export class Connector implements Disposable, AsyncDisposable {
   async #ensurePermissions(): Promise<void> {
     if (this.options.requestPermissions) {
       await requestPermissions(this.permissions);
+    } else {
+      // One check up front: never a prompt, and every missing flag in one error.
+      assertPermissionsGranted(this.permissions);
     }
   }
 

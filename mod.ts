@@ -29,7 +29,9 @@ export * from "./auth.ts";
 export * from "./transport.ts";
 export * from "./address.ts";
 export {
+  assertPermissionsGranted,
   type ConnectorPermission,
+  formatPermissionFlags,
   missingPermissionError,
   permissionFlag,
   permissionFlags,
