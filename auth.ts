@@ -377,21 +377,22 @@ async function exchange(
     : [peerNonce, ownNonce];
   const peerRole = role === "active" ? "passive" : "active";
   const key = await keying;
-  const [ownProof, expected] = await Promise.all([
-    crypto.subtle.sign(
-      "HMAC",
-      key,
-      proofInput(role, activeNonce, passiveNonce),
-    ),
-    crypto.subtle.sign(
-      "HMAC",
-      key,
-      proofInput(peerRole, activeNonce, passiveNonce),
-    ),
-  ]);
-  await writeAll(conn, new Uint8Array(ownProof));
+  const signing = crypto.subtle.sign(
+    "HMAC",
+    key,
+    proofInput(role, activeNonce, passiveNonce),
+  );
+  // The proof expected from the peer is computed while the frames travel.
+  const expecting = crypto.subtle.sign(
+    "HMAC",
+    key,
+    proofInput(peerRole, activeNonce, passiveNonce),
+  );
+  expecting.catch(() => {}); // awaited below, unless the exchange fails first
+  await writeAll(conn, new Uint8Array(await signing));
   const peerProof = await readFrame(conn, PROOF_LENGTH, "proof frame", peer);
-  if (!constantTimeEqual(new Uint8Array(expected), peerProof)) {
+  const expected = new Uint8Array(await expecting);
+  if (!constantTimeEqual(expected, peerProof)) {
     throw new Deno.errors.PermissionDenied(
       `Authentication failed: the peer at ${peer} did not prove it holds the shared secret; check that both sides use the same secret`,
     );
