@@ -491,7 +491,7 @@ Deno.test("cli: connect --wait retries until the listener is up", async () => {
     { stdin: "piped" },
   );
   await connector.feed(encoder.encode("patience"));
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  await new Promise((resolve) => setTimeout(resolve, 300));
   await using listener = spawnCli([
     "listen",
     String(port),
@@ -589,6 +589,7 @@ Deno.test("cli: TLS with the fixture certificates carries data both ways", async
       `${FIXTURES}ca.pem`,
       "--servername",
       "localhost",
+      "--json",
     ],
     { stdin: "piped" },
   );
@@ -601,6 +602,13 @@ Deno.test("cli: TLS with the fixture certificates carries data both ways", async
   assertEquals(connected.code, 0, connected.stderr);
   assertEquals(await sha256(listened.stdout), await sha256(toListener));
   assertEquals(await sha256(connected.stdout), await sha256(toConnector));
+  // Deno.startTls gives addresses without "transport": still shown as host:port.
+  const [event] = lines(connected.stderr).map((line) => JSON.parse(line));
+  assertEquals(
+    [event.event, event.remote, event.tls],
+    ["connected", `127.0.0.1:${port}`, true],
+  );
+  assertMatch(event.local, /^127\.0\.0\.1:\d+$/);
 });
 
 for (
