@@ -251,6 +251,16 @@ export async function main(args: readonly string[]): Promise<number> {
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
+    if (args.includes("--json")) {
+      writeStderrLine(
+        JSON.stringify({
+          event: "error",
+          message: `${error.message} (see connect --help)`,
+          exitCode: ExitCode.Usage,
+        }),
+      );
+      return ExitCode.Usage;
+    }
     writeStderrLine(`connect: ${error.message} (see connect --help)`);
     if (args.includes("--debug")) writeStderrLine(stackOf(error));
     return ExitCode.Usage;

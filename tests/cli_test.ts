@@ -13,6 +13,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { parseCliArgs, UsageError } from "../cli_args.ts";
+import { pump, PumpError } from "../cli_copy.ts";
 import {
   freePort,
   fullBacklogListener,
@@ -983,6 +984,14 @@ Deno.test("cli: --json prints one parseable event per line on stderr", async () 
   const [error] = lines(failed.stderr).map((line) => JSON.parse(line));
   assertEquals([error.event, error.exitCode], ["error", 1]);
   assertStringIncludes(error.message, "refused");
+
+  const usage = await runCli(["connect", "127.0.0.1", "--json"], {
+    permissions: [],
+  });
+  assertEquals(usage.code, 2);
+  const [usageError] = lines(usage.stderr).map((line) => JSON.parse(line));
+  assertEquals([usageError.event, usageError.exitCode], ["error", 2]);
+  assertStringIncludes(usageError.message, "see connect --help");
 });
 
 // --- shared secret (issue 8) -----------------------------------------------
@@ -1169,4 +1178,104 @@ Deno.test("cli: a --send file that does not exist exits 1 before the network", a
     'connect: Cannot read --send file "/nonexistent/connect-cli-input": no such file\n',
   );
   assertEquals(await accepted, false, "nobody connected");
+});
+
+// --- the copy loop in-process ------------------------------------------------
+
+Deno.test("pump() hands bytes to an idle writer at once, so interactive peers never stall", async () => {
+  const written: number[] = [];
+  let wroteFirst!: () => void;
+  const firstWrite = new Promise<void>((resolve) => wroteFirst = resolve);
+  let reads = 0;
+  const source = {
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (reads++ === 0) {
+        buffer.set([1, 2, 3]);
+        return Promise.resolve(3);
+      }
+      return new Promise<never>(() => {}); // the peer waits for our answer
+    },
+  };
+  const sink = {
+    write(buffer: Uint8Array): Promise<number> {
+      written.push(...buffer);
+      wroteFirst();
+      return Promise.resolve(buffer.length);
+    },
+  };
+  const stop = new AbortController();
+  const copying = pump(source, sink, { stopReading: stop.signal });
+  await firstWrite;
+  assertEquals(written, [1, 2, 3]);
+  stop.abort();
+  assertEquals(await copying, 3);
+});
+
+Deno.test("pump() gathers many small reads into few writes while the writer is busy", async () => {
+  const data = randomBytes(64 * 16384);
+  let offset = 0;
+  const source = {
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (offset === data.length) return Promise.resolve(null);
+      const count = Math.min(16384, buffer.length, data.length - offset);
+      buffer.set(data.subarray(offset, offset + count));
+      offset += count;
+      return Promise.resolve(count); // one TLS record per read
+    },
+  };
+  const writes: Uint8Array[] = [];
+  const sink = {
+    async write(buffer: Uint8Array): Promise<number> {
+      writes.push(buffer.slice());
+      await new Promise((resolve) => setTimeout(resolve, 5)); // a slow output
+      return buffer.length;
+    },
+  };
+  assertEquals(await pump(source, sink), data.length);
+  const joined = new Uint8Array(data.length);
+  let position = 0;
+  for (const chunk of writes) {
+    joined.set(chunk, position);
+    position += chunk.length;
+  }
+  assertEquals(position, data.length);
+  assertEquals(await sha256(joined), await sha256(data));
+  assert(writes.length < 16, `64 reads became ${writes.length} writes`);
+});
+
+Deno.test("pump() reports which side failed and how much was written", async () => {
+  let reads = 0;
+  const source = {
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (reads++ < 2) {
+        buffer.fill(7, 0, 10);
+        return Promise.resolve(10);
+      }
+      return Promise.reject(new Deno.errors.ConnectionReset("reset"));
+    },
+  };
+  let written = 0;
+  const sink = {
+    write(buffer: Uint8Array): Promise<number> {
+      written += buffer.length;
+      return Promise.resolve(buffer.length);
+    },
+  };
+  const error = await pump(source, sink).then(() => undefined, (e) => e);
+  assertInstanceOf(error, PumpError);
+  assertEquals(error.side, "read");
+  assertInstanceOf(error.cause, Deno.errors.ConnectionReset);
+  const failing = {
+    write(): Promise<number> {
+      return Promise.reject(new Deno.errors.BrokenPipe("closed"));
+    },
+  };
+  reads = 0;
+  const writeError = await pump(source, failing).then(
+    () => undefined,
+    (e) => e,
+  );
+  assertInstanceOf(writeError, PumpError);
+  assertEquals([writeError.side, writeError.bytes], ["write", 0]);
+  assertGreater(written, 0);
 });
