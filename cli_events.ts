@@ -138,7 +138,7 @@ export class Reporter {
       this.#bar = new ProgressBar({
         max: expected ?? 0,
         writable: this.#progressWritable,
-        fmt: (state) => this.#format(state, expected),
+        formatter: (state) => this.#format(state, expected),
       });
     } else if (this.#json) {
       this.#timer = setInterval(() => {

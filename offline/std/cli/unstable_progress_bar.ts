@@ -36,6 +36,12 @@ export interface ProgressBarOptions {
   clear?: boolean;
   /** Builds the line from a {@linkcode ProgressBarFormatter}. */
   fmt?: (formatter: ProgressBarFormatter) => string;
+  /**
+   * Builds the line from a {@linkcode ProgressBarFormatter}: the current
+   * `@std/cli` name of this option (denoland/std#6707 renamed `fmt` to
+   * `formatter`); it wins over `fmt`.
+   */
+  formatter?: (formatter: ProgressBarFormatter) => string;
 }
 
 const LINE_CLEAR = "\r\u001b[K";
@@ -62,7 +68,7 @@ export class ProgressBar {
     this.max = options.max;
     this.#previousValue = this.value;
     this.#clear = options.clear ?? false;
-    this.#fmt = options.fmt ??
+    this.#fmt = options.formatter ?? options.fmt ??
       ((bar) =>
         `[${bar.styledTime}] [${bar.progressBar}] [${bar.value}/${bar.max}]`);
     const encoder = new TextEncoderStream();
