@@ -38,7 +38,12 @@ import { type ByteSink, type ByteSource, transfer } from "./cli_copy.ts";
 import { Reporter, writeStderrLine } from "./cli_events.ts";
 
 /** The CLI's exit codes. */
-export const ExitCode = {
+export const ExitCode: {
+  readonly Success: 0;
+  readonly Failure: 1;
+  readonly Usage: 2;
+  readonly Permission: 3;
+} = {
   /** Every input byte was written and the peer's stream ended cleanly. */
   Success: 0,
   /** Network, TLS or I/O failure, including truncation and setup timeouts. */
