@@ -318,10 +318,13 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     conn = await connector.connect();
     const peer = describeAddr(conn.remoteAddr);
+    const tls = options.connector.tls !== undefined;
     reporter.connected(
       describeAddr(conn.localAddr),
       peer,
-      options.connector.tls !== undefined,
+      tls,
+      // The handshake is complete: this returns its result at once.
+      tls ? (await (conn as Deno.TlsConn).handshake()).alpnProtocol : null,
     );
     if (options.recv !== undefined) output = await openOutput(options.recv);
     const source: ByteSource | undefined = options.recvOnly

@@ -118,12 +118,35 @@ export class Reporter {
     this.#write(`  ${command}`);
   }
 
-  /** The connection is set up. */
-  connected(local: string, remote: string, tls: boolean): void {
+  /**
+   * The connection is set up.
+   *
+   * @param local Our address.
+   * @param remote The peer's address.
+   * @param tls Whether TLS is on.
+   * @param alpn The negotiated ALPN protocol, if any.
+   */
+  connected(
+    local: string,
+    remote: string,
+    tls: boolean,
+    alpn?: string | null,
+  ): void {
     this.#started = performance.now();
-    if (this.#json) return this.#event("connected", { local, remote, tls });
+    if (this.#json) {
+      return this.#event("connected", {
+        local,
+        remote,
+        tls,
+        ...(alpn ? { alpn } : {}),
+      });
+    }
     if (this.#progress) {
-      this.#info(`connected to ${remote}${tls ? " (TLS)" : ""}`);
+      this.#info(
+        `connected to ${remote}${
+          tls ? ` (TLS${alpn ? `, ALPN ${alpn}` : ""})` : ""
+        }`,
+      );
     }
   }
 

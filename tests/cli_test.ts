@@ -640,6 +640,85 @@ for (
   });
 }
 
+Deno.test("cli: --alpn negotiates a common protocol and fails with one line when there is none", async () => {
+  {
+    const { process: listener, port } = await startListener([
+      "--host",
+      "127.0.0.1",
+      ...TLS_LISTEN,
+      "--alpn",
+      "transfer/1",
+    ]);
+    await using _listener = listener;
+    const result = await runCli([
+      "connect",
+      "127.0.0.1",
+      String(port),
+      "--tls",
+      "--ca",
+      `${FIXTURES}ca.pem`,
+      "--alpn",
+      "h2",
+      "--alpn",
+      "transfer/1",
+      "--json",
+    ]);
+    assertEquals(result.code, 0, result.stderr);
+    const [event] = lines(result.stderr).map((line) => JSON.parse(line));
+    assertEquals([event.event, event.alpn], ["connected", "transfer/1"]);
+    assertEquals((await listener.result()).code, 0);
+  }
+  {
+    const { process: listener, port } = await startListener([
+      "--host",
+      "127.0.0.1",
+      ...TLS_LISTEN,
+      "--alpn",
+      "transfer/1",
+    ]);
+    await using _listener = listener;
+    const result = await runCli([
+      "connect",
+      "127.0.0.1",
+      String(port),
+      "--tls",
+      "--ca",
+      `${FIXTURES}ca.pem`,
+      "--alpn",
+      "h2",
+    ]);
+    assertEquals(result.code, 1);
+    assertEquals(lines(result.stderr).length, 1, result.stderr);
+    assertStringIncludes(result.stderr, "ALPN");
+  }
+});
+
+Deno.test("cli: connect --tls with a client certificate (--cert, --key) carries data", async () => {
+  const { process: listener, port } = await startListener(
+    ["--host", "127.0.0.1", ...TLS_LISTEN],
+  );
+  await using _listener = listener;
+  await using connector = spawnCli([
+    "connect",
+    "127.0.0.1",
+    String(port),
+    "--tls",
+    "--ca",
+    `${FIXTURES}ca.pem`,
+    "--cert",
+    `${FIXTURES}client.pem`,
+    "--key",
+    `${FIXTURES}client.key.pem`,
+  ], { stdin: "piped" });
+  await connector.feed(encoder.encode("with a client certificate"));
+  const [listened, connected] = await Promise.all([
+    listener.result(),
+    connector.result(),
+  ]);
+  assertEquals([listened.code, connected.code], [0, 0], connected.stderr);
+  assertEquals(decoder.decode(listened.stdout), "with a client certificate");
+});
+
 // --- failures mid-transfer -------------------------------------------------
 
 Deno.test("cli: a listener killed mid-transfer makes the sending connect exit 1", async () => {
