@@ -52,24 +52,39 @@ function active(
   });
 }
 
-/** Reads until EOF (or a reset) and returns how many bytes came. */
-async function drainToEnd(conn: Deno.Conn): Promise<number> {
+/**
+ * Reads until the other side closes (EOF or a reset) and returns how many
+ * bytes came; fails if it is still open after `limit` milliseconds.
+ */
+async function drainToEnd(conn: Deno.Conn, limit = 15_000): Promise<number> {
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    conn.close();
+  }, limit);
   const buffer = new Uint8Array(1024);
   let total = 0;
   try {
     while (true) {
       const count = await conn.read(buffer);
-      if (count === null) return total;
+      if (count === null) break;
       total += count;
     }
   } catch (error) {
     // A reset, or a TLS peer that closed without close_notify, is an end too.
     if (
-      error instanceof Deno.errors.ConnectionReset ||
-      error instanceof Deno.errors.UnexpectedEof
-    ) return total;
-    throw error;
+      !expired && !(error instanceof Deno.errors.ConnectionReset) &&
+      !(error instanceof Deno.errors.UnexpectedEof)
+    ) throw error;
+  } finally {
+    clearTimeout(timer);
   }
+  if (expired) {
+    throw new Error(
+      `The connector did not close the connection within ${limit} ms (${total} bytes came)`,
+    );
+  }
+  return total;
 }
 
 /** Proves a connection works both ways with a first byte that must arrive intact. */
@@ -473,6 +488,17 @@ Deno.test("Connector with TLS and a secret drops a peer that completes TLS and t
   await assertDataFlows(client, server);
 });
 
+Deno.test("Connector in passive mode with allow and a secret drops a peer outside allow before sending it anything", async () => {
+  const { passive, port } = await listening({ allow: ["10.0.0.0/8"] });
+  await using _ = passive;
+  const waiting = passive.connect();
+  using stranger = await Deno.connect({ hostname: "127.0.0.1", port });
+  assertEquals(await drainToEnd(stranger), 0, "no hello for a stranger");
+  assertEquals(passive.rejectedPeers, 1);
+  passive.close();
+  await assertRejects(() => waiting, Deno.errors.Interrupted);
+});
+
 Deno.test("Connector with a secret over a unix socket connects both ways", async () => {
   const directory = await Deno.makeTempDir();
   const path = `${directory}/auth.sock`;
@@ -702,6 +728,11 @@ Deno.test("authenticate() consumes exactly the exchange, so exchanges and data c
       await writeAll(client, new Uint8Array([round]));
       assertEquals(await readExactly(server, 1), new Uint8Array([round]));
     }
+    await assertRejects(
+      () => authenticate(client, "active", secret.subarray(0, 15), signal),
+      RangeError,
+      "15 bytes long",
+    );
     // Same roles on both ends: each expects the other role's proof.
     const results = await Promise.allSettled([
       authenticate(client, "active", secret, signal),
