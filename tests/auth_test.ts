@@ -271,7 +271,7 @@ Deno.test("Connector in active mode refuses a passive side holding another secre
 });
 
 Deno.test("Connector in passive mode drops a peer that says nothing after handshakeTimeout and still accepts the real counterpart", async () => {
-  const { passive, port } = await listening({ handshakeTimeout: 300 });
+  const { passive, port } = await listening({ handshakeTimeout: 1000 });
   await using _ = passive;
   const waiting = passive.connect();
   using silent = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -471,7 +471,7 @@ Deno.test("Connector with a secret and TLS together authenticates inside the enc
 
 Deno.test("Connector with TLS and a secret drops a peer that completes TLS and then says nothing, and still accepts the real counterpart", async () => {
   const tls = { cert: pem("localhost.pem"), key: pem("localhost.key.pem") };
-  const { passive, port } = await listening({ tls, handshakeTimeout: 500 });
+  const { passive, port } = await listening({ tls, handshakeTimeout: 2000 });
   await using _ = passive;
   const waiting = passive.connect();
   const caCerts = [pem("ca.pem")];
