@@ -421,7 +421,9 @@ async function machineFacts(
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(Deno.args, {
+  // `deno task bench -- --bytes 2GiB` passes the "--" through: drop it.
+  const argv = Deno.args.filter((arg) => arg !== "--");
+  const args = parseArgs(argv, {
     string: ["bytes", "runs", "startup-runs", "out", "only", "timeout"],
     boolean: ["skip-startup", "skip-throughput", "help"],
     default: { bytes: "1GiB", runs: "5", "startup-runs": "10" },
@@ -476,9 +478,7 @@ async function main(): Promise<void> {
   for (const note of notes) log(`note: ${note}`);
 
   const report: string[] = [];
-  const command = `deno task bench${
-    Deno.args.length ? ` -- ${Deno.args.join(" ")}` : ""
-  }`;
+  const command = `deno task bench${argv.length ? ` ${argv.join(" ")}` : ""}`;
   report.push("## Throughput and start-up", "");
   report.push(...await machineFacts(executables));
   report.push(`- command: \`${command}\``, "");
