@@ -7,9 +7,15 @@
  * deno run --allow-net=127.0.0.1 bench/raw_pair.ts connect PORT < source # stdin → socket
  * ```
  *
- * With `--tls DIR` (and `--allow-read=DIR`) the listener serves
- * `DIR/localhost.pem` and the client verifies it against `DIR/ca.pem`,
- * dialling with `Deno.connect` + `setNoDelay(true)` + `Deno.startTls`.
+ * Options, after the port:
+ * - `--tls DIR` (with `--allow-read=DIR`): the listener serves
+ *   `DIR/localhost.pem`; the client verifies it against `DIR/ca.pem`, dialling
+ *   with `Deno.connect` + `setNoDelay(true)` + `Deno.startTls`.
+ * - `--sync-stdio`: read stdin with `Deno.stdin.readSync` and write stdout
+ *   with `Deno.stdout.writeSync`. Deno's async stdio runs every call on a
+ *   blocking thread (and `Deno.stdin.read` duplicates and closes the file
+ *   descriptor each time); the sync calls are one system call each, at the
+ *   price of blocking the event loop while the pipe is empty or full.
  *
  * @module
  */
@@ -23,6 +29,14 @@ interface Reader {
 interface Writer {
   write(bytes: Uint8Array): Promise<number>;
 }
+
+/** Deno.stdin / Deno.stdout through their synchronous calls. */
+const syncStdin: Reader = {
+  read: (buffer) => Promise.resolve(Deno.stdin.readSync(buffer)),
+};
+const syncStdout: Writer = {
+  write: (bytes) => Promise.resolve(Deno.stdout.writeSync(bytes)),
+};
 
 async function writeAll(writer: Writer, bytes: Uint8Array): Promise<void> {
   let written = 0;
@@ -40,7 +54,14 @@ async function copy(from: Reader, to: Writer): Promise<void> {
   }
 }
 
-async function receive(port: number, tlsDirectory?: string): Promise<void> {
+interface Options {
+  port: number;
+  tlsDirectory?: string;
+  syncStdio: boolean;
+}
+
+async function receive(options: Options): Promise<void> {
+  const { port, tlsDirectory } = options;
   const listener = tlsDirectory === undefined
     ? Deno.listen({ hostname: HOST, port })
     : Deno.listenTls({
@@ -51,11 +72,12 @@ async function receive(port: number, tlsDirectory?: string): Promise<void> {
     });
   const conn = await listener.accept();
   listener.close();
-  await copy(conn, Deno.stdout);
+  await copy(conn, options.syncStdio ? syncStdout : Deno.stdout);
   conn.close();
 }
 
-async function send(port: number, tlsDirectory?: string): Promise<void> {
+async function send(options: Options): Promise<void> {
+  const { port, tlsDirectory } = options;
   let conn: Deno.Conn = await Deno.connect({ hostname: HOST, port });
   if (tlsDirectory !== undefined) {
     (conn as Deno.TcpConn).setNoDelay(true);
@@ -64,22 +86,39 @@ async function send(port: number, tlsDirectory?: string): Promise<void> {
       caCerts: [await Deno.readTextFile(`${tlsDirectory}/ca.pem`)],
     });
   }
-  await copy(Deno.stdin, conn);
+  await copy(options.syncStdio ? syncStdin : Deno.stdin, conn);
   await conn.closeWrite();
   // Wait for the receiver to close, so that nothing is cut off in flight.
   await conn.read(new Uint8Array(1)).catch(() => null);
   conn.close();
 }
 
+function parse(args: string[]): ["listen" | "connect", Options] | undefined {
+  const [role, port, ...rest] = args;
+  if (role !== "listen" && role !== "connect") return undefined;
+  if (!/^\d+$/.test(port ?? "")) return undefined;
+  const options: Options = { port: Number(port), syncStdio: false };
+  while (rest.length > 0) {
+    const flag = rest.shift();
+    if (flag === "--sync-stdio") {
+      options.syncStdio = true;
+    } else if (flag === "--tls" && rest.length > 0) {
+      options.tlsDirectory = rest.shift();
+    } else {
+      return undefined;
+    }
+  }
+  return [role, options];
+}
+
 if (import.meta.main) {
-  const [role, port, flag, tlsDirectory] = Deno.args;
-  const tls = flag === "--tls" ? tlsDirectory : undefined;
-  if (
-    (role !== "listen" && role !== "connect") || !/^\d+$/.test(port ?? "") ||
-    (flag !== undefined && tls === undefined)
-  ) {
-    console.error("usage: raw_pair.ts listen|connect PORT [--tls FIXTURE_DIR]");
+  const parsed = parse(Deno.args);
+  if (parsed === undefined) {
+    console.error(
+      "usage: raw_pair.ts listen|connect PORT [--tls FIXTURE_DIR] [--sync-stdio]",
+    );
     Deno.exit(2);
   }
-  await (role === "listen" ? receive : send)(Number(port), tls);
+  const [role, options] = parsed;
+  await (role === "listen" ? receive : send)(options);
 }

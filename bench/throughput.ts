@@ -89,7 +89,7 @@ const cliEndpoints = (tls: boolean): Endpoints => ({
   ],
 });
 
-const rawEndpoints = (tls: boolean): Endpoints => {
+const rawEndpoints = (tls: boolean, syncStdio = false): Endpoints => {
   const flags = [
     "run",
     "--no-prompt",
@@ -97,10 +97,13 @@ const rawEndpoints = (tls: boolean): Endpoints => {
     ...(tls ? [`--allow-read=${FIXTURES}`] : []),
     "bench/raw_pair.ts",
   ];
-  const tlsArgs = tls ? ["--tls", FIXTURES] : [];
+  const options = [
+    ...(tls ? ["--tls", FIXTURES] : []),
+    ...(syncStdio ? ["--sync-stdio"] : []),
+  ];
   return {
-    listen: (port) => [DENO, ...flags, "listen", String(port), ...tlsArgs],
-    connect: (port) => [DENO, ...flags, "connect", String(port), ...tlsArgs],
+    listen: (port) => [DENO, ...flags, "listen", String(port), ...options],
+    connect: (port) => [DENO, ...flags, "connect", String(port), ...options],
   };
 };
 
@@ -183,6 +186,13 @@ const TOOLS: Tool[] = [
     endpoints: rawEndpoints(false),
   },
   {
+    name: "raw Deno, sync stdio (readSync/writeSync)",
+    transport: "tcp",
+    kind: "raw",
+    needs: [],
+    endpoints: rawEndpoints(false, true),
+  },
+  {
     name: "socat -b 131072",
     transport: "tcp",
     kind: "peer",
@@ -229,6 +239,13 @@ const TOOLS: Tool[] = [
     kind: "raw",
     needs: [],
     endpoints: rawEndpoints(true),
+  },
+  {
+    name: "raw Deno TLS, sync stdio",
+    transport: "tls",
+    kind: "raw",
+    needs: [],
+    endpoints: rawEndpoints(true, true),
   },
   {
     name: "socat -b 131072 OPENSSL",
@@ -645,11 +662,22 @@ function throughputTable(
       ratio(find("connect CLI"), find("raw Deno read/write loop (256 KiB)")),
     ],
     [
+      "TCP: CLI vs the raw-Deno relay with sync stdio (for reference)",
+      ratio(
+        find("connect CLI"),
+        find("raw Deno, sync stdio (readSync/writeSync)"),
+      ),
+    ],
+    [
       "TLS: CLI vs the raw-Deno TLS relay (for reference)",
       ratio(
         find("connect CLI --tls"),
         find("raw Deno TLS (startTls, 256 KiB)"),
       ),
+    ],
+    [
+      "TLS: CLI vs the raw-Deno TLS relay with sync stdio (for reference)",
+      ratio(find("connect CLI --tls"), find("raw Deno TLS, sync stdio")),
     ],
   ];
   lines.push(
