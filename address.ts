@@ -52,9 +52,14 @@ export function formatHostPort(host: string, port: number): string {
  * @returns A short readable form of the address.
  */
 export function formatAddr(addr: Deno.Addr): string {
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    return formatHostPort(addr.hostname, addr.port);
+  // Connections upgraded with Deno.startTls report addresses without a
+  // `transport` field (Deno 2.9.6): recognise a network address by its fields.
+  const network = addr as Partial<Deno.NetAddr>;
+  if (
+    typeof network.hostname === "string" && typeof network.port === "number"
+  ) {
+    return formatHostPort(network.hostname, network.port);
   }
-  if ("path" in addr && addr.path) return addr.path;
+  if ("path" in addr && typeof addr.path === "string") return addr.path;
   return `(unnamed ${addr.transport} socket)`;
 }

@@ -102,7 +102,7 @@ Deno.test("@std/cli ProgressBar draws lines on its writable until stop()", async
   const bar = new ProgressBar({
     max: 100,
     writable,
-    fmt: (x) => `${x.value}/${x.max}`,
+    formatter: (x) => `${x.value}/${x.max}`,
   });
   bar.value = 40;
   await bar.stop();

@@ -6,7 +6,7 @@
  * @module
  */
 
-/** What the `fmt` callback receives on every redraw. */
+/** What the `formatter` callback receives on every redraw. */
 export interface ProgressBarFormatter {
   /** Elapsed time as `mm:ss`. */
   styledTime: string;
@@ -34,12 +34,9 @@ export interface ProgressBarOptions {
   value?: number;
   /** Erase the line on `stop()` instead of ending it with a newline. */
   clear?: boolean;
-  /** Builds the line from a {@linkcode ProgressBarFormatter}. */
-  fmt?: (formatter: ProgressBarFormatter) => string;
   /**
-   * Builds the line from a {@linkcode ProgressBarFormatter}: the current
-   * `@std/cli` name of this option (denoland/std#6707 renamed `fmt` to
-   * `formatter`); it wins over `fmt`.
+   * Builds the line from a {@linkcode ProgressBarFormatter} (named `fmt`
+   * before denoland/std#6707).
    */
   formatter?: (formatter: ProgressBarFormatter) => string;
 }
@@ -68,7 +65,7 @@ export class ProgressBar {
     this.max = options.max;
     this.#previousValue = this.value;
     this.#clear = options.clear ?? false;
-    this.#fmt = options.formatter ?? options.fmt ??
+    this.#fmt = options.formatter ??
       ((bar) =>
         `[${bar.styledTime}] [${bar.progressBar}] [${bar.value}/${bar.max}]`);
     const encoder = new TextEncoderStream();
