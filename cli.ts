@@ -22,6 +22,7 @@ import {
   type ConnectorPermission,
   formatAddr,
   formatHostPort,
+  formatPermissionFlags,
   missingPermissionError,
   permissionFlags,
   requestPermissions,
@@ -282,7 +283,7 @@ export async function main(args: readonly string[]): Promise<number> {
     if (options.secretVariableUnknown) {
       descriptors.push({ name: "env", variable: SECRET_VARIABLE });
     }
-    writeStdout(permissionFlags(descriptors).join(" ") + "\n");
+    writeStdout(formatPermissionFlags(descriptors) + "\n");
     return ExitCode.Success;
   }
 
