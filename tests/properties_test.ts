@@ -403,3 +403,204 @@ Deno.test({
     );
   },
 });
+
+// ------------------------------------------------------------- CLI argv --
+
+const ARGV_CASES = 5000;
+const SUBPROCESS_CASES = 40;
+
+/** A random command line from pieces that matter to the parser. */
+function generateArgv(random: () => number): string[] {
+  const pick = <T>(items: readonly T[]): T =>
+    items[Math.floor(random() * items.length)];
+  const commands = ["connect", "listen", "conect", "", "help", "LISTEN"];
+  const operands = [
+    "127.0.0.1",
+    "::1",
+    "[::1]",
+    "localhost",
+    "",
+    "0",
+    "1",
+    "9000",
+    "65535",
+    "65536",
+    "-1",
+    "1e3",
+    "0x10",
+    " 80",
+    "80 ",
+    "８０",
+    "abc",
+    "a\nb",
+  ];
+  const flags = [
+    "--tls",
+    "--send-only",
+    "--recv-only",
+    "--json",
+    "--progress",
+    "--quiet",
+    "--debug",
+    "--new-secret",
+    "--host",
+    "--unix",
+    "--ca",
+    "--cert",
+    "--key",
+    "--servername",
+    "--timeout",
+    "--send",
+    "--recv",
+    "--retry",
+    "--wait",
+    "--secret-file",
+    "--allow",
+    "--alpn",
+    "--bogus",
+    "-x",
+    "--tls=yes",
+    "--timeout=5",
+    "--no-tls",
+    "---",
+    "-",
+    "--",
+    "-p",
+  ];
+  const values = [
+    "5",
+    "0",
+    "-5",
+    "0.5",
+    ".5",
+    "1e9",
+    "NaN",
+    "Infinity",
+    "2147484",
+    "",
+    "x.pem",
+    "/tmp/f",
+    "10.0.0.0/8",
+    "::1",
+    "localhost",
+    "h2",
+    "5\n6",
+  ];
+  const argv: string[] = [];
+  if (random() < 0.9) argv.push(pick(commands));
+  const length = Math.floor(random() * 7);
+  for (let index = 0; index < length; index++) {
+    const roll = random();
+    if (roll < 0.3) argv.push(pick(operands));
+    else if (roll < 0.75) argv.push(pick(flags));
+    else argv.push(pick(values));
+  }
+  return argv;
+}
+
+Deno.test({
+  name:
+    `parseCliArgs() and the Connector with ${ARGV_CASES} random command lines: a usage error of one line or a valid command, nothing else`,
+  permissions: "none",
+  async fn() {
+    const { parseCliArgs, UsageError } = await import("../cli_args.ts");
+    const random = seededRandom(0xa5c11);
+    const tally = { valid: 0, usage: 0 };
+    const failures: string[] = [];
+    for (let index = 0; index < ARGV_CASES; index++) {
+      const argv = generateArgv(random);
+      try {
+        const options = parseCliArgs(argv, "unset");
+        if (options.command === "connect" || options.command === "listen") {
+          // What main() does next; TypeError/RangeError become usage errors.
+          new Connector(options.connector);
+        }
+        tally.valid++;
+      } catch (error) {
+        const usage = error instanceof UsageError ||
+          error instanceof TypeError || error instanceof RangeError;
+        const message = error instanceof Error ? error.message : "";
+        if (!usage) {
+          failures.push(`${JSON.stringify(argv)} threw ${error}`);
+        } else if (message === "" || /[\r\n]/.test(message)) {
+          failures.push(
+            `${JSON.stringify(argv)}: not one line: ${JSON.stringify(message)}`,
+          );
+        } else tally.usage++;
+      }
+    }
+    console.log(`argv: ${ARGV_CASES} inputs, ${JSON.stringify(tally)}`);
+    assertEquals(
+      failures.length,
+      0,
+      `${failures.length} of ${ARGV_CASES} command lines:\n${
+        [...new Set(failures)].slice(0, 15).join("\n")
+      }`,
+    );
+    assert(tally.valid > 0 && tally.usage > 0);
+  },
+});
+
+Deno.test(`connect CLI with ${SUBPROCESS_CASES} random bad command lines: exit 2, one line on stderr, no stack trace, no hang`, async () => {
+  const { parseCliArgs } = await import("../cli_args.ts");
+  const random = seededRandom(0xbad);
+  const samples: string[][] = [];
+  while (samples.length < SUBPROCESS_CASES) {
+    const argv = generateArgv(random);
+    if (argv.includes("--debug")) continue; // --debug asks for the stack
+    try {
+      const options = parseCliArgs(argv, "unset");
+      if (options.command === "connect" || options.command === "listen") {
+        new Connector(options.connector);
+      }
+    } catch {
+      samples.push(argv); // a usage error: the CLI must exit 2 at once
+    }
+  }
+  assertEquals(Deno.env.get("TRANSFER_SECRET"), undefined);
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const importMap = new URL("../offline/import_map.json", import.meta.url)
+    .pathname;
+  const run = async (argv: string[]) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        `--import-map=${importMap}`,
+        "--allow-env=TRANSFER_SECRET",
+        cli,
+        ...argv,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    try {
+      const { code, stdout, stderr } = await child.output();
+      return {
+        code,
+        stdout: new TextDecoder().decode(stdout),
+        stderr: new TextDecoder().decode(stderr),
+      };
+    } finally {
+      clearTimeout(killer);
+    }
+  };
+  const failures: string[] = [];
+  for (let index = 0; index < samples.length; index += 4) {
+    const batch = samples.slice(index, index + 4);
+    const results = await Promise.all(batch.map(run));
+    results.forEach(({ code, stdout, stderr }, offset) => {
+      const argv = JSON.stringify(batch[offset]);
+      const lines = stderr.split("\n").filter((line) => line !== "");
+      if (code !== 2) failures.push(`${argv}: exit ${code}: ${stderr}`);
+      else if (lines.length !== 1) {
+        failures.push(`${argv}: ${lines.length} lines: ${stderr}`);
+      } else if (/^\s+at /m.test(stderr)) {
+        failures.push(`${argv}: a stack trace: ${stderr}`);
+      } else if (stdout !== "") failures.push(`${argv}: stdout: ${stdout}`);
+    });
+  }
+  assertEquals(failures, [], failures.join("\n"));
+});
