@@ -414,6 +414,12 @@ function log(text: string): void {
   console.error(text);
 }
 
+/** The 1, 5 and 15 minute load averages, or "" where /proc is missing. */
+async function loadAverage(): Promise<string> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
+  return text.split(" ").slice(0, 3).join(" ");
+}
+
 async function machineFacts(
   executables: Map<string, { version?: string; missing?: string }>,
 ): Promise<string[]> {
@@ -422,8 +428,7 @@ async function machineFacts(
   const kernel = (await probe("uname", ["-sr"]))?.trim() ?? Deno.build.os;
   const nproc = (await probe("nproc", []))?.trim() ??
     String(navigator.hardwareConcurrency);
-  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => ""))
-    .split(" ").slice(0, 3).join(" ");
+  const load = await loadAverage();
   const tools = [...executables].map(([name, found]) =>
     found.version ?? `${name}: ${found.missing}`
   );
@@ -562,6 +567,12 @@ async function main(): Promise<void> {
       }
     }
     report.push(...startupTable(rows, startupRuns));
+  }
+  const load = await loadAverage();
+  if (load) {
+    report.push(
+      `Load average at the end: ${load} (2 CPUs: figures drift when other work runs; compare only within one run).`,
+    );
   }
   if (notes.length > 0) {
     report.push("", "Skipped:", "", ...notes.map((note) => `- ${note}`));
