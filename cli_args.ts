@@ -173,13 +173,17 @@ function describe(flag: string): string {
 function parseSeconds(text: string, flag: string): number {
   if (!/^\d+(\.\d+)?$|^\.\d+$/.test(text)) {
     throw new UsageError(
-      `--${flag} expects a number of seconds such as 5 or 0.5, got "${text}"`,
+      `--${flag} expects a number of seconds such as 5 or 0.5, got ${
+        JSON.stringify(text)
+      }`,
     );
   }
   const seconds = Number(text);
   if (seconds <= 0 || seconds > MAX_SECONDS) {
     throw new UsageError(
-      `--${flag} expects more than 0 and at most ${MAX_SECONDS} seconds, got "${text}"`,
+      `--${flag} expects more than 0 and at most ${MAX_SECONDS} seconds, got ${
+        JSON.stringify(text)
+      }`,
     );
   }
   return Math.max(1, Math.round(seconds * 1000));
@@ -189,7 +193,9 @@ function parsePort(text: string, command: "connect" | "listen"): number {
   const min = command === "connect" ? 1 : 0;
   if (!/^\d{1,5}$/.test(text) || Number(text) < min || Number(text) > 65535) {
     throw new UsageError(
-      `PORT must be an integer from ${min} to 65535, got "${text}"`,
+      `PORT must be an integer from ${min} to 65535, got ${
+        JSON.stringify(text)
+      }`,
     );
   }
   return Number(text);
@@ -235,7 +241,7 @@ export function parseCliArgs(
   });
   if (separator !== -1) positionals.push(...args.slice(separator + 1));
   if (unknownFlag !== undefined) {
-    throw new UsageError(`unknown option ${unknownFlag}`);
+    throw new UsageError(`unknown option ${JSON.stringify(unknownFlag)}`);
   }
   const flag = (name: typeof BOOLEAN_FLAGS[number]): boolean =>
     parsed[name] === true;
@@ -281,7 +287,9 @@ export function parseCliArgs(
   }
   if (command !== "connect" && command !== "listen") {
     throw new UsageError(
-      `unknown command "${command}": expected "connect HOST PORT" or "listen [PORT]"`,
+      `unknown command ${
+        JSON.stringify(command)
+      }: expected "connect HOST PORT" or "listen [PORT]"`,
     );
   }
   const passive = command === "listen";
@@ -303,7 +311,9 @@ export function parseCliArgs(
   if (unix !== undefined) {
     if (operands.length > 0) {
       throw new UsageError(
-        `--unix replaces HOST and PORT; unexpected "${operands[0]}"`,
+        `--unix replaces HOST and PORT; unexpected ${
+          JSON.stringify(operands[0])
+        }`,
       );
     }
     for (const name of ["host", "allow", "tls"] as const) {
@@ -320,7 +330,7 @@ export function parseCliArgs(
   } else if (passive) {
     if (operands.length > 1) {
       throw new UsageError(
-        `"listen" takes one PORT; unexpected "${operands[1]}"`,
+        `"listen" takes one PORT; unexpected ${JSON.stringify(operands[1])}`,
       );
     }
     connector.host = value("host") ?? "0.0.0.0";
@@ -337,7 +347,9 @@ export function parseCliArgs(
     }
     if (operands.length > 2) {
       throw new UsageError(
-        `"connect" takes HOST and PORT; unexpected "${operands[2]}"`,
+        `"connect" takes HOST and PORT; unexpected ${
+          JSON.stringify(operands[2])
+        }`,
       );
     }
     if (operands[0] === "") throw new UsageError("HOST must not be empty");
@@ -363,7 +375,9 @@ export function parseCliArgs(
   if (retry !== undefined) {
     if (!/^\d{1,7}$/.test(retry) || Number(retry) > MAX_RETRIES) {
       throw new UsageError(
-        `--retry expects a number of retries from 0 to ${MAX_RETRIES}, got "${retry}"`,
+        `--retry expects a number of retries from 0 to ${MAX_RETRIES}, got ${
+          JSON.stringify(retry)
+        }`,
       );
     }
   }

@@ -85,8 +85,9 @@ export interface ConnectorOptions {
   /** TLS: `true` (active, system roots) or {@linkcode TlsOptions}. TCP only. */
   tls?: boolean | TlsOptions;
   /**
-   * Passive: milliseconds a peer gets to complete the TLS handshake before it
-   * is dropped and the wait goes on (default 10000).
+   * Passive only: milliseconds a peer gets to complete the TLS handshake and
+   * the secret exchange before it is dropped and the wait goes on (default
+   * 10000).
    */
   handshakeTimeout?: number;
   /**
@@ -278,7 +279,7 @@ export class Connector implements Disposable, AsyncDisposable {
         );
       }
     }
-    const mode = options.mode ?? "active";
+    const mode = options.mode === undefined ? "active" : options.mode;
     if (mode !== "active" && mode !== "passive") {
       throw new TypeError(
         `Invalid mode ${JSON.stringify(mode)}: expected "active" or "passive"`,
@@ -309,7 +310,9 @@ export class Connector implements Disposable, AsyncDisposable {
       this.#address = { transport: "unix", path: absolutePath(options.path) };
       this.#endpoint = this.#address.path;
     } else {
-      const host = options.host ?? (passive ? "0.0.0.0" : "localhost");
+      const host = options.host === undefined
+        ? (passive ? "0.0.0.0" : "localhost")
+        : options.host;
       if (typeof host !== "string" || host === "") {
         throw new TypeError(
           'Invalid option "host": expected a host name or IP address',
@@ -320,7 +323,10 @@ export class Connector implements Disposable, AsyncDisposable {
           'Missing option "port": an active connector needs the port of its counterpart (1-65535)',
         );
       }
-      const port = checkPort(options.port ?? 0, mode);
+      const port = checkPort(
+        options.port === undefined ? 0 : options.port,
+        mode,
+      );
       const hostname = host.startsWith("[") && host.endsWith("]")
         ? host.slice(1, -1)
         : host;
@@ -352,11 +358,18 @@ export class Connector implements Disposable, AsyncDisposable {
     this.#allow = options.allow === undefined
       ? undefined
       : Object.freeze(parseAllowList(options.allow));
+    if (options.handshakeTimeout !== undefined && !passive) {
+      throw new TypeError(
+        'Invalid option "handshakeTimeout": it applies to passive connectors only (an active connector bounds its whole setup with timeout)',
+      );
+    }
     this.#handshakeTimeout = options.handshakeTimeout === undefined
       ? DEFAULT_HANDSHAKE_TIMEOUT
       : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");
 
-    const transport = options.transport ?? denoTransport;
+    const transport = options.transport === undefined
+      ? denoTransport
+      : options.transport;
     const needed = passive ? "listen" : "connect";
     if (
       typeof transport !== "object" || transport === null ||
@@ -397,6 +410,12 @@ export class Connector implements Disposable, AsyncDisposable {
     this.options = Object.freeze({
       ...options,
       ...(options.allow ? { allow: Object.freeze([...options.allow]) } : {}),
+      // Never keep secret bytes where logging the connector would print them;
+      // "[redacted]" is too short to be mistaken for a secret if reused.
+      ...(typeof options.secret === "string" ||
+          options.secret instanceof Uint8Array
+        ? { secret: "[redacted]" }
+        : {}),
     }) as Readonly<ConnectorOptions>;
   }
 
@@ -631,7 +650,11 @@ export class Connector implements Disposable, AsyncDisposable {
         return conn;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        const refused = error instanceof Deno.errors.ConnectionRefused;
+        // Nobody listening yet: a refused TCP port, or a unix socket file
+        // that does not exist yet.
+        const refused = error instanceof Deno.errors.ConnectionRefused ||
+          (this.#address.transport === "unix" &&
+            error instanceof Deno.errors.NotFound);
         if (!refused || attempt >= this.#retry.attempts) {
           const tries = attempt > 1 ? ` (after ${attempt} attempts)` : "";
           // TLS and authentication errors already name the endpoint.
@@ -789,6 +812,15 @@ export class Connector implements Disposable, AsyncDisposable {
           } catch (error) {
             if (settled) return;
             accepting = Promise.resolve();
+            if (
+              error instanceof Deno.errors.NotConnected ||
+              error instanceof Deno.errors.ConnectionReset ||
+              error instanceof Deno.errors.ConnectionAborted
+            ) {
+              // The peer reset before it was accepted: it is gone, wait on.
+              this.#rejectedPeers++;
+              continue;
+            }
             const failure = this.#fail(
               error,
               `Cannot accept on ${this.#endpoint}`,

@@ -451,3 +451,36 @@ Deno.test("Connector.permissions names exactly what each configuration needs", (
     { name: "net", host: `unix:${Deno.cwd()}/relative.sock` },
   );
 });
+
+Deno.test("Connector.connect() over a unix socket retries until the socket file appears", async () => {
+  const directory = await Deno.makeTempDir();
+  const path = `${directory}/late.sock`;
+  try {
+    const connecting = new Connector({
+      path,
+      timeout: 10_000,
+      retry: { attempts: 100, delay: 10, maxDelay: 50 },
+    }).connect();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await using passive = new Connector({ mode: "passive", path });
+    const [client, server] = await Promise.all([connecting, passive.connect()]);
+    client.close();
+    server.close();
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("Connector.options never shows the secret's bytes", () => {
+  const connector = new Connector({
+    mode: "passive",
+    secret: "0123456789abcdef0123456789abcdef",
+  });
+  assertEquals(connector.options.secret, "[redacted]");
+  assertEquals(
+    new Connector({ mode: "passive", secret: { env: "TRANSFER_SECRET" } })
+      .options
+      .secret,
+    { env: "TRANSFER_SECRET" },
+  );
+});
