@@ -14,7 +14,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import type { ConnectorOptions, TlsOptions } from "./mod.ts";
 
 /** The environment variable that holds a shared secret for the CLI. */
-export const SECRET_VARIABLE: "TRANSFER_SECRET" = "TRANSFER_SECRET";
+export const SECRET_VARIABLE = "TRANSFER_SECRET";
 
 /** What the command line asked for is malformed: the CLI exits with code 2. */
 export class UsageError extends Error {
