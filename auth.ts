@@ -24,6 +24,7 @@
  */
 import { raceAbort } from "./abort.ts";
 import { formatAddr } from "./address.ts";
+import { accessFile } from "./files.ts";
 import {
   type ConnectorPermission,
   missingPermissionError,
@@ -177,31 +178,12 @@ export function secretPermissions(
 }
 
 async function readSecretFile(path: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw missingPermissionError([{ name: "read", path }], error);
-    }
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(
-        `Cannot read the secret file "${path}": no such file`,
-        { cause: error },
-      );
-    }
-    if (error instanceof Error) {
-      const ErrorClass = error.constructor as new (
-        message: string,
-        options?: ErrorOptions,
-      ) => Error;
-      throw new ErrorClass(
-        `Cannot read the secret file "${path}": ${error.message}`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  const bytes = await accessFile(
+    "read",
+    "the secret file",
+    path,
+    () => Deno.readFile(path),
+  );
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0x0a) {
     end--;

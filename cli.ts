@@ -17,13 +17,13 @@
  * @module
  */
 import denoConfig from "./deno.json" with { type: "json" };
+import { accessFile } from "./files.ts";
 import {
   Connector,
   type ConnectorPermission,
   formatAddr,
   formatHostPort,
   formatPermissionFlags,
-  missingPermissionError,
   permissionFlags,
   requestPermissions,
 } from "./mod.ts";
@@ -175,42 +175,17 @@ function stackOf(error: unknown): string {
   return lines.join("\n");
 }
 
-/** The same class of error, with `context` in front of its message. */
-function rewrap(error: unknown, context: string): unknown {
-  if (!(error instanceof Error)) return error;
-  const ErrorClass = error.constructor as new (
-    message: string,
-    options?: ErrorOptions,
-  ) => Error;
-  return new ErrorClass(`${context}: ${error.message}`, { cause: error });
+function openInput(path: string): Promise<Deno.FsFile> {
+  return accessFile("read", "--send file", path, () => Deno.open(path));
 }
 
-async function openInput(path: string): Promise<Deno.FsFile> {
-  try {
-    return await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw missingPermissionError([{ name: "read", path }], error);
-    }
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(
-        `Cannot read --send file "${path}": no such file`,
-        { cause: error },
-      );
-    }
-    throw rewrap(error, `Cannot read --send file "${path}"`);
-  }
-}
-
-async function openOutput(path: string): Promise<Deno.FsFile> {
-  try {
-    return await Deno.open(path, { write: true, create: true, truncate: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw missingPermissionError([{ name: "write", path }], error);
-    }
-    throw rewrap(error, `Cannot write --recv file "${path}"`);
-  }
+function openOutput(path: string): Promise<Deno.FsFile> {
+  return accessFile(
+    "write",
+    "--recv file",
+    path,
+    () => Deno.open(path, { write: true, create: true, truncate: true }),
+  );
 }
 
 /**

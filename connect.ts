@@ -10,6 +10,7 @@
 import { formatAddr, formatHostPort } from "./address.ts";
 import { closeQuietly, raceAbort, SetupScope, sleep } from "./abort.ts";
 import { isAllowed, parseAllowList } from "./allow.ts";
+import { withContext } from "./errors.ts";
 import {
   assertPermissionsGranted,
   type ConnectorPermission,
@@ -195,20 +196,6 @@ function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
 
 function absolutePath(path: string): string {
   return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-}
-
-/** Rebuilds an error with the same class and a message that names the endpoint. */
-function withContext(error: unknown, context: string): unknown {
-  if (!(error instanceof Error)) return error;
-  const ErrorClass = error.constructor as new (
-    message: string,
-    options?: ErrorOptions,
-  ) => Error;
-  try {
-    return new ErrorClass(`${context}: ${error.message}`, { cause: error });
-  } catch {
-    return error;
-  }
 }
 
 /**

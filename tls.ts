@@ -12,7 +12,8 @@
  * @module
  */
 import { raceAbort } from "./abort.ts";
-import { missingPermissionError } from "./permissions.ts";
+import { rebuildError } from "./errors.ts";
+import { accessFile } from "./files.ts";
 
 /**
  * TLS settings. Active mode: `caCerts`/`caFile` add trusted roots,
@@ -233,21 +234,12 @@ async function readPem(
   kind: string,
   valid: (text: string) => boolean,
 ): Promise<string> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw missingPermissionError([{ name: "read", path }], error);
-    }
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(
-        `Cannot read the ${kind} file "${path}": no such file`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  const text = await accessFile(
+    "read",
+    `the ${kind} file`,
+    path,
+    () => Deno.readTextFile(path),
+  );
   if (!valid(text)) {
     throw new Deno.errors.InvalidData(
       `The ${kind} file "${path}" holds no PEM ${kind} block: expected "-----BEGIN ${
@@ -359,11 +351,7 @@ export function explainTlsError(
   } else {
     explained = `TLS handshake with ${endpoint} failed: ${message}`;
   }
-  const ErrorClass = error.constructor as new (
-    message: string,
-    options?: ErrorOptions,
-  ) => Error;
-  return new ErrorClass(explained, { cause: error });
+  return rebuildError(error, explained);
 }
 
 /**

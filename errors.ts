@@ -1,0 +1,32 @@
+/**
+ * Errors that keep their class: rebuild an error with a clearer message (or
+ * with context in front of it) while keeping Deno's class (`ConnectionRefused`,
+ * `InvalidData`, ...) and the original as `cause`, so callers can still
+ * `instanceof` them.
+ *
+ * @module
+ */
+
+type ErrorConstructor = new (message: string, options?: ErrorOptions) => Error;
+
+/**
+ * An error of the same class as `error` with `message`, and `error` as its
+ * cause. Values that are not errors, or classes that cannot be rebuilt, are
+ * returned as they are.
+ */
+export function rebuildError(error: unknown, message: string): unknown {
+  if (!(error instanceof Error)) return error;
+  try {
+    return new (error.constructor as ErrorConstructor)(message, {
+      cause: error,
+    });
+  } catch {
+    return error;
+  }
+}
+
+/** Same class, with `context` in front of the message: `"context: message"`. */
+export function withContext(error: unknown, context: string): unknown {
+  if (!(error instanceof Error)) return error;
+  return rebuildError(error, `${context}: ${error.message}`);
+}
