@@ -4,6 +4,10 @@
  *
  * @module
  */
+import { assertEquals } from "@std/assert";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A loopback port that was free a moment ago (bound, then released). */
 export function freePort(hostname = "127.0.0.1"): number {
@@ -132,6 +136,73 @@ export async function isRefused(
     if (error instanceof Deno.errors.ConnectionRefused) return true;
     throw error;
   }
+}
+
+/** Waits for `promise`, failing with `what` after `ms` milliseconds. */
+export async function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: still pending after ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `condition` every 5 ms until it holds, failing after `ms`. */
+export async function waitUntil(
+  condition: () => boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited >= ms) throw new Error(`${what}: not true after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * Asserts that the other end of `conn` has closed it: reading drains whatever
+ * it sent (a ClientHello, a TLS alert) and then ends or fails (a reset, a
+ * failed TLS handshake) within `ms`. A peer still open after `ms` fails.
+ */
+export async function assertPeerClosed(
+  conn: Deno.Conn,
+  what: string,
+  ms = 5000,
+): Promise<void> {
+  const drain = async () => {
+    const buffer = new Uint8Array(16 * 1024);
+    try {
+      while (await conn.read(buffer) !== null) {
+        // Discard what the peer sent before it closed.
+      }
+    } catch {
+      // A reset or a failed TLS handshake: closed as well.
+    }
+  };
+  await withDeadline(drain(), ms, what);
+}
+
+/** Sends a byte each way over a connection pair and checks both arrive. */
+export async function assertLive(a: Deno.Conn, b: Deno.Conn): Promise<void> {
+  await writeAll(a, encoder.encode("a"));
+  await writeAll(b, encoder.encode("b"));
+  const [fromA, fromB] = await withDeadline(
+    Promise.all([readExactly(b, 1), readExactly(a, 1)]),
+    5000,
+    "exchanging a byte",
+  );
+  assertEquals(decoder.decode(fromA) + decoder.decode(fromB), "ab");
 }
 
 /** Random bytes of any length (crypto.getRandomValues is limited to 64 KiB). */

@@ -17,10 +17,16 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { Connector, type ConnectorOptions } from "../mod.ts";
-import { hasIPv6, isRefused, readExactly, writeAll } from "./_helpers.ts";
+import {
+  assertLive,
+  assertPeerClosed,
+  hasIPv6,
+  isRefused,
+  waitUntil,
+  writeAll,
+} from "./_helpers.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const fixture = (name: string) =>
   Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const CA = fixture("ca.pem");
@@ -31,72 +37,6 @@ const SERVER_TLS = {
 const SECRET = "correct horse battery staple, 32";
 
 // ---------------------------------------------------------------- helpers --
-
-/** Waits for `promise`, failing with `what` after `ms` milliseconds. */
-async function withDeadline<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: still pending after ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` every 5 ms until it holds, failing after `ms`. */
-async function waitUntil(
-  condition: () => boolean,
-  ms: number,
-  what: string,
-): Promise<void> {
-  for (let waited = 0; !condition(); waited += 5) {
-    if (waited >= ms) throw new Error(`${what}: not true after ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/**
- * Asserts that the other end closed `conn`: reading drains what it sent (a
- * TLS alert) and then ends or fails within `ms`.
- */
-async function assertPeerClosed(
-  conn: Deno.Conn,
-  what: string,
-  ms = 5000,
-): Promise<void> {
-  const drain = async () => {
-    const buffer = new Uint8Array(16 * 1024);
-    try {
-      while (await conn.read(buffer) !== null) {
-        // Discard what the peer sent before it closed.
-      }
-    } catch {
-      // A reset: closed as well.
-    }
-  };
-  await withDeadline(drain(), ms, what);
-}
-
-/** Sends a line each way and checks both arrive. */
-async function assertLive(a: Deno.Conn, b: Deno.Conn): Promise<void> {
-  await writeAll(a, encoder.encode("ping"));
-  await writeAll(b, encoder.encode("pong"));
-  const [atB, atA] = await withDeadline(
-    Promise.all([readExactly(b, 4), readExactly(a, 4)]),
-    5000,
-    "exchanging data with the counterpart",
-  );
-  assertEquals(decoder.decode(atB) + decoder.decode(atA), "pingpong");
-}
 
 /** A plain TCP peer that connects and then does nothing unless told to. */
 function dial(hostname: string, port: number): Promise<Deno.TcpConn> {

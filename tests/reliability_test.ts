@@ -17,17 +17,19 @@ import {
 } from "@std/assert";
 import { Connector, type ConnectorTransport } from "../mod.ts";
 import {
+  assertLive,
+  assertPeerClosed,
   freePort,
   hasIPv6,
   isRefused,
   randomBytes,
   readExactly,
   readToEnd,
+  withDeadline,
   writeAll,
 } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const fixture = (name: string) =>
   Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const CA = fixture("ca.pem");
@@ -101,61 +103,6 @@ type Settled<T> = { value: T; error?: undefined } | {
 
 function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
   return promise.then((value) => ({ value }), (error) => ({ error }));
-}
-
-/** Waits for `promise`, failing with `what` after `ms` milliseconds. */
-async function withDeadline<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: still pending after ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Asserts that the other end of `conn` has closed it: reading drains whatever
- * it sent (a ClientHello, a TLS alert) and then ends or fails (a reset, a
- * failed TLS handshake) within `ms`. A peer still open after `ms` fails.
- */
-async function assertPeerClosed(
-  conn: Deno.Conn,
-  what: string,
-  ms = 5000,
-): Promise<void> {
-  const drain = async () => {
-    const buffer = new Uint8Array(16 * 1024);
-    try {
-      while (await conn.read(buffer) !== null) {
-        // Discard what the peer sent before it closed.
-      }
-    } catch {
-      // A reset or a failed TLS handshake: closed as well.
-    }
-  };
-  await withDeadline(drain(), ms, what);
-}
-
-/** Sends a byte each way over a connection pair and checks both arrive. */
-async function assertLive(a: Deno.Conn, b: Deno.Conn): Promise<void> {
-  await writeAll(a, encoder.encode("a"));
-  await writeAll(b, encoder.encode("b"));
-  const [fromA, fromB] = await withDeadline(
-    Promise.all([readExactly(b, 1), readExactly(a, 1)]),
-    5000,
-    "exchanging a byte",
-  );
-  assertEquals(decoder.decode(fromA) + decoder.decode(fromB), "ab");
 }
 
 /** Yields in one of several ways, so that races land at different moments. */

@@ -10,6 +10,7 @@ import {
   fullBacklogListener,
   isRefused,
   readExactly,
+  waitUntil,
   writeAll,
 } from "./_helpers.ts";
 
@@ -29,14 +30,6 @@ function server(
     tls: { cert: pem(`${certName}.pem`), key: pem(`${certName}.key.pem`) },
     ...extra,
   });
-}
-
-/** Polls `condition` every 10 ms for up to 5 s. */
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 5000) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 async function portOf(connector: Connector): Promise<number> {
@@ -89,8 +82,9 @@ Deno.test("Connector over TLS fails connect() for an unknown issuer, naming the 
   );
   assertStringIncludes(error.message, `127.0.0.1:${port}`);
   assertStringIncludes(error.message, "not signed by a trusted CA");
-  await waitFor(
+  await waitUntil(
     () => passive.rejectedPeers === 1,
+    5000,
     "the failed peer is dropped",
   );
   // The failed handshake did not take the one slot.
@@ -311,8 +305,9 @@ Deno.test("Connector over TLS drops a peer whose handshake stalls past handshake
   const stalled = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     const started = performance.now();
-    await waitFor(
+    await waitUntil(
       () => passive.rejectedPeers === 1,
+      5000,
       "the stalled peer is dropped",
     );
     assert(
