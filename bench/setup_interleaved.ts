@@ -1,0 +1,131 @@
+/**
+ * Setup latency, measured so that a shared, busy machine cannot tilt the
+ * ratio: raw-Deno pairs and Connector pairs run in alternating rounds (100
+ * TCP pairs of one, 100 of the other, and again), and the ratio is taken
+ * between the medians of the rounds. `deno bench` runs each case as one block,
+ * so a burst of other work lands on one side; this script is the check to use
+ * for the "Connector TCP setup ≤ 1.10× raw Deno" target.
+ *
+ * ```sh
+ * deno run -A --import-map=offline/import_map.json bench/setup_interleaved.ts \
+ *   [--rounds 15] [--pairs 100] [--tls-pairs 20] [--out FILE]
+ * ```
+ *
+ * Every TCP pair leaves a port in TIME_WAIT for 60 s: the defaults use about
+ * 3,200 TCP pairs (and as many over unix sockets, which use no port).
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import {
+  closePair,
+  connectorTcpPair,
+  connectorTlsPair,
+  connectorUnixPair,
+  type Pair,
+  rawStartTlsPair,
+  rawTcpPair,
+  rawUnixPair,
+} from "./pairs.ts";
+
+interface Case {
+  name: string;
+  raw: () => Promise<Pair>;
+  connector: () => Promise<Pair>;
+  tls: boolean;
+}
+
+const CASES: Case[] = [
+  {
+    name: "TCP",
+    raw: rawTcpPair,
+    connector: connectorTcpPair,
+    tls: false,
+  },
+  {
+    name: "unix socket",
+    raw: rawUnixPair,
+    connector: connectorUnixPair,
+    tls: false,
+  },
+  {
+    name: "TLS (raw: connect + setNoDelay + startTls)",
+    raw: rawStartTlsPair,
+    connector: connectorTlsPair,
+    tls: true,
+  },
+];
+
+/** Microseconds per pair for `count` sequential pairs. */
+async function round(
+  makePair: () => Promise<Pair>,
+  count: number,
+): Promise<number> {
+  const started = performance.now();
+  for (let index = 0; index < count; index++) closePair(await makePair());
+  return (performance.now() - started) / count * 1000;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number) {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) {
+    throw new RangeError(`Invalid --${name} "${value}": an integer ≥ 1`);
+  }
+  return number;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(Deno.args.filter((arg) => arg !== "--"), {
+    string: ["rounds", "pairs", "tls-pairs", "out"],
+  }) as Record<string, unknown>;
+  const rounds = positiveInteger(args.rounds, "rounds", 15);
+  const pairs = positiveInteger(args.pairs, "pairs", 100);
+  const tlsPairs = positiveInteger(args["tls-pairs"], "tls-pairs", 20);
+  const lines = [
+    `### Setup latency, interleaved: ${rounds} rounds, raw and Connector alternating`,
+    "",
+    `µs per sequential pair (listen, connect, accept, handshake, close); ${pairs} pairs per round (TLS: ${tlsPairs}).`,
+    "",
+    "| transport | raw median µs | Connector median µs | raw min | Connector min | Connector ÷ raw (medians) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const entry of CASES) {
+    const count = entry.tls ? tlsPairs : pairs;
+    const raw: number[] = [];
+    const connector: number[] = [];
+    // One unmeasured round each to warm up.
+    await round(entry.raw, count);
+    await round(entry.connector, count);
+    for (let index = 0; index < rounds; index++) {
+      raw.push(await round(entry.raw, count));
+      connector.push(await round(entry.connector, count));
+    }
+    const ratio = median(connector) / median(raw);
+    console.error(`${entry.name}: ${ratio.toFixed(2)}×`);
+    lines.push(
+      `| ${entry.name} | ${median(raw).toFixed(1)} | ${
+        median(connector).toFixed(1)
+      } | ${Math.min(...raw).toFixed(1)} | ${
+        Math.min(...connector).toFixed(1)
+      } | ${ratio.toFixed(2)}× |`,
+    );
+  }
+  const markdown = lines.join("\n") + "\n";
+  console.log(markdown);
+  if (typeof args.out === "string") {
+    await Deno.writeTextFile(args.out, markdown);
+  }
+}
+
+if (import.meta.main) {
+  await main();
+}
