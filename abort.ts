@@ -90,6 +90,25 @@ export function raceAbort<T>(
   });
 }
 
+/**
+ * Waits for `promise`, an operation on `resource`, unless `signal` aborts
+ * first: then `resource` is closed (which interrupts the operation) and the
+ * wait rejects with `signal.reason`.
+ */
+export async function raceAbortClosing<T>(
+  resource: { close(): void },
+  promise: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  const onAbort = () => closeQuietly(resource);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await raceAbort(promise, signal);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
 /** Resolves after `ms` milliseconds, or rejects with `signal.reason` at once on abort. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { raceAbort } from "./abort.ts";
+import { raceAbortClosing } from "./abort.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./files.ts";
 import {
@@ -437,17 +437,5 @@ export async function authenticate(
   } catch {
     peer = "(unknown address)";
   }
-  const onAbort = () => {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    await raceAbort(exchange(conn, role, secret, peer), signal);
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
+  await raceAbortClosing(conn, exchange(conn, role, secret, peer), signal);
 }

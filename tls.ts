@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { raceAbort } from "./abort.ts";
+import { raceAbortClosing } from "./abort.ts";
 import { rebuildError } from "./errors.ts";
 import { accessFile } from "./files.ts";
 
@@ -358,21 +358,9 @@ export function explainTlsError(
  * Completes a TLS handshake, closing the connection (which interrupts the
  * handshake) when `signal` aborts, and returns the negotiated info.
  */
-export async function completeHandshake(
+export function completeHandshake(
   conn: Deno.TlsConn,
   signal: AbortSignal,
 ): Promise<Deno.TlsHandshakeInfo> {
-  const onAbort = () => {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    return await raceAbort(conn.handshake(), signal);
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
+  return raceAbortClosing(conn, conn.handshake(), signal);
 }
