@@ -458,13 +458,18 @@ export class Connector implements Disposable, AsyncDisposable {
     return queryPermissions(this.permissions);
   }
 
-  async #ensurePermissions(): Promise<void> {
+  /**
+   * One check up front: never a prompt (unless asked for), and every missing
+   * flag in one error. Synchronous unless prompting was asked for, so the
+   * common path adds no turn of the event loop.
+   */
+  #ensurePermissions(): Promise<void> | undefined {
     if (this.options.requestPermissions) {
-      await requestPermissions(this.permissions);
-    } else {
-      // One check up front: never a prompt, and every missing flag in one error.
-      assertPermissionsGranted(this.permissions);
+      return requestPermissions(this.permissions);
     }
+    // Deno can only prompt when stdin is a terminal; elsewhere its own check
+    // throws NotCapable, which #fail turns into the same all-flags error.
+    if (Deno.stdin.isTerminal()) assertPermissionsGranted(this.permissions);
   }
 
   /** The secret's bytes, read once (file or environment) and shared by both uses. */
@@ -474,11 +479,17 @@ export class Connector implements Disposable, AsyncDisposable {
     return this.#secret;
   }
 
+  /** A permission failure explained with every missing flag; other errors as they are. */
+  #explainIfDenied(error: unknown): unknown {
+    return error instanceof Deno.errors.NotCapable
+      ? explainDenial(this.permissions, error)
+      : error;
+  }
+
   #fail(error: unknown, context: string): unknown {
-    if (error instanceof Deno.errors.NotCapable) {
-      return explainDenial(this.permissions, error);
-    }
-    return withContext(error, context);
+    return error instanceof Deno.errors.NotCapable
+      ? this.#explainIfDenied(error)
+      : withContext(error, context);
   }
 
   #closedError(): Error {
@@ -523,35 +534,73 @@ export class Connector implements Disposable, AsyncDisposable {
     return this.#listening;
   }
 
-  async #bind(): Promise<Deno.Addr> {
-    await this.#ensurePermissions();
-    await this.#secretBytes(); // a missing secret fails before the port is taken
+  #bind(): Promise<Deno.Addr> {
+    // Plain TCP or unix without TLS, secret or prompt binds at once: no await.
+    if (
+      this.#tls === undefined && this.#secretSource === undefined &&
+      !this.options.requestPermissions
+    ) {
+      try {
+        this.#ensurePermissions();
+        return Promise.resolve(this.#open(undefined));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#prepareAndBind();
+  }
+
+  async #prepareAndBind(): Promise<Deno.Addr> {
     let material: TlsOptions | undefined;
-    if (this.#tls !== undefined) material = await resolveTlsMaterial(this.#tls);
-    let listener: Deno.Listener;
     try {
-      if (material !== undefined && this.#address.transport === "tcp") {
-        listener = Deno.listenTls({
+      await this.#ensurePermissions();
+      await this.#secretBytes(); // a missing secret fails before the port is taken
+      if (this.#tls !== undefined) {
+        material = await resolveTlsMaterial(this.#tls);
+      }
+    } catch (error) {
+      throw this.#explainIfDenied(error);
+    }
+    return await this.#open(material);
+  }
+
+  /** Opens the listener (TLS when `material` is given) and adopts it. */
+  #open(material: TlsOptions | undefined): Deno.Addr | Promise<Deno.Addr> {
+    let listening: Deno.Listener | Promise<Deno.Listener>;
+    try {
+      listening = material !== undefined && this.#address.transport === "tcp"
+        ? Deno.listenTls({
           hostname: this.#address.hostname,
           port: this.#address.port,
           cert: material.cert!,
           key: material.key!,
           alpnProtocols: material.alpnProtocols,
-        });
-      } else {
-        listener = await this.#transport.listen!(this.#address);
-      }
+        })
+        : this.#transport.listen!(this.#address);
     } catch (error) {
       throw this.#fail(error, `Cannot listen on ${this.#endpoint}`);
     }
+    if (listening instanceof Promise) {
+      return listening.then(
+        (listener) => this.#adopt(listener),
+        (error) => {
+          throw this.#fail(error, `Cannot listen on ${this.#endpoint}`);
+        },
+      );
+    }
+    return this.#adopt(listening);
+  }
+
+  #adopt(listener: Deno.Listener): Deno.Addr {
     if (this.#closed.signal.aborted) {
       closeQuietly(listener);
       throw this.#closedError();
     }
     this.#listener = listener;
     this.#listenerOpen = true;
-    this.#endpoint = formatAddr(listener.addr);
-    return listener.addr;
+    const addr = listener.addr;
+    this.#endpoint = formatAddr(addr);
+    return addr;
   }
 
   #closeListener(): void {
@@ -599,8 +648,12 @@ export class Connector implements Disposable, AsyncDisposable {
     return this.mode === "active" ? this.#connectActive() : this.#acceptPeer();
   }
 
-  #scope(action: string): SetupScope {
+  #scope(action: string): { signal: AbortSignal } & Disposable {
     const timeout = this.options.timeout;
+    if (timeout === undefined && this.options.signal === undefined) {
+      // Only close() can cancel: its own signal serves, nothing to release.
+      return { signal: this.#closed.signal, [Symbol.dispose]() {} };
+    }
     return new SetupScope(
       [this.options.signal, this.#closed.signal],
       timeout,
@@ -614,11 +667,18 @@ export class Connector implements Disposable, AsyncDisposable {
   async #connectActive(): Promise<Deno.Conn> {
     using scope = this.#scope("connecting to");
     const { signal } = scope;
-    await this.#ensurePermissions();
-    const material = this.#tls === undefined
-      ? undefined
-      : await resolveTlsMaterial(this.#tls);
-    const secret = await this.#secretBytes();
+    let material: TlsOptions | undefined;
+    let secret: Uint8Array | undefined;
+    try {
+      const asking = this.#ensurePermissions();
+      if (asking !== undefined) await asking;
+      if (this.#tls !== undefined) {
+        material = await resolveTlsMaterial(this.#tls);
+      }
+      if (this.#secretSource !== undefined) secret = await this.#secretBytes();
+    } catch (error) {
+      throw this.#explainIfDenied(error);
+    }
     let delay = this.#retry.delay;
     for (let attempt = 1;; attempt++) {
       try {
@@ -747,13 +807,15 @@ export class Connector implements Disposable, AsyncDisposable {
   async #acceptPeer(): Promise<Deno.Conn> {
     using scope = this.#scope("waiting for a counterpart on");
     const { signal } = scope;
-    await this.listen();
+    if (!this.#listenerOpen) await this.listen();
     let secret: Uint8Array | undefined;
-    try {
-      secret = await this.#secretBytes();
-    } catch (error) {
-      this.#closeListener();
-      throw error;
+    if (this.#secretSource !== undefined) {
+      try {
+        secret = await this.#secretBytes();
+      } catch (error) {
+        this.#closeListener();
+        throw this.#explainIfDenied(error);
+      }
     }
     if (signal.aborted) {
       this.#closeListener();

@@ -11,7 +11,6 @@ import {
   assert,
   assertEquals,
   assertGreater,
-  assertInstanceOf,
   assertLessOrEqual,
   assertRejects,
   assertStringIncludes,
@@ -394,8 +393,13 @@ Deno.test(`Connector.connect() on a dual-stack listener accepts the counterpart 
       await assertPeerClosed(conn, "an intruder stays open");
       outcomes.closed++;
     } catch (error) {
-      // Once the counterpart is in, the listener is gone.
-      assertInstanceOf(error, Deno.errors.ConnectionRefused);
+      // Once the counterpart is in, the listener is gone: refused, or reset
+      // when the listener closed in the middle of this connect.
+      assert(
+        error instanceof Deno.errors.ConnectionRefused ||
+          error instanceof Deno.errors.ConnectionReset,
+        `expected refused or reset, got ${error}`,
+      );
       outcomes.refused++;
     }
   };
