@@ -175,6 +175,28 @@ function stackOf(error: unknown): string {
   return lines.join("\n");
 }
 
+/** stdin read with `readSync` (see where it is used). */
+const blockingStdin: ByteSource = {
+  read(buffer: Uint8Array): Promise<number | null> {
+    try {
+      return Promise.resolve(Deno.stdin.readSync(buffer));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  },
+};
+
+/** stdout written with `writeSync` (see where it is used). */
+const blockingStdout: ByteSink = {
+  write(buffer: Uint8Array): Promise<number> {
+    try {
+      return Promise.resolve(Deno.stdout.writeSync(buffer));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  },
+};
+
 function openInput(path: string): Promise<Deno.FsFile> {
   return accessFile("read", "--send file", path, () => Deno.open(path));
 }
@@ -303,12 +325,19 @@ export async function main(args: readonly string[]): Promise<number> {
       tls ? (await (conn as Deno.TlsConn).handshake()).alpnProtocol : null,
     );
     if (options.recv !== undefined) output = await openOutput(options.recv);
+    // One-way transfers through pipes or files use blocking stdio: Deno's
+    // async stdin/stdout costs a thread hop per call, and nothing else needs
+    // the event loop while a one-way copy waits on its input.
     const source: ByteSource | undefined = options.recvOnly
       ? undefined
-      : input ?? Deno.stdin;
-    const sink: ByteSink | undefined = options.sendOnly
-      ? undefined
-      : output ?? Deno.stdout;
+      : input ??
+        (options.sendOnly && !Deno.stdin.isTerminal()
+          ? blockingStdin
+          : Deno.stdin);
+    const sink: ByteSink | undefined = options.sendOnly ? undefined : output ??
+      (options.recvOnly && !Deno.stdout.isTerminal()
+        ? blockingStdout
+        : Deno.stdout);
     reporter.start(expected);
     await transfer(conn, {
       input: source,

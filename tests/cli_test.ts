@@ -352,6 +352,31 @@ for (const direction of ["connect to listen", "listen to connect"] as const) {
   });
 }
 
+Deno.test("cli: 64 MiB one way with --send-only and --recv-only (blocking stdio) arrive byte-exact", async () => {
+  const data = randomBytes(64 * MiB);
+  const { process: listener, port } = await startListener(
+    ["--host", "127.0.0.1", "--recv-only"],
+    { stdin: "piped" },
+  );
+  await using _listener = listener;
+  await using connector = spawnCli(
+    ["connect", "127.0.0.1", String(port), "--send-only"],
+    { stdin: "piped" },
+  );
+  await Promise.all([connector.feed(data), listener.feed(new Uint8Array(0))]);
+  const [sent, received] = await Promise.all([
+    connector.result(),
+    listener.result(),
+  ]);
+  assertEquals(
+    [sent.code, received.code],
+    [0, 0],
+    sent.stderr + received.stderr,
+  );
+  assertEquals(received.stdout.length, data.length);
+  assertEquals(await sha256(received.stdout), await sha256(data));
+});
+
 Deno.test("cli: connect half-closes at the end of stdin and still receives the reply", async () => {
   using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await using connector = spawnCli(
