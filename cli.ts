@@ -177,6 +177,7 @@ function stackOf(error: unknown): string {
 
 /** stdin read with `readSync` (see where it is used). */
 const blockingStdin: ByteSource = {
+  blocking: true,
   read(buffer: Uint8Array): Promise<number | null> {
     try {
       return Promise.resolve(Deno.stdin.readSync(buffer));
@@ -188,6 +189,7 @@ const blockingStdin: ByteSource = {
 
 /** stdout written with `writeSync` (see where it is used). */
 const blockingStdout: ByteSink = {
+  blocking: true,
   write(buffer: Uint8Array): Promise<number> {
     try {
       return Promise.resolve(Deno.stdout.writeSync(buffer));
