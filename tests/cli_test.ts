@@ -1352,39 +1352,47 @@ Deno.test("pump() gathers many small reads into few writes while the writer is b
   assert(writes.length < 16, `64 reads became ${writes.length} writes`);
 });
 
-Deno.test("pump() reports which side failed and how much was written", async () => {
-  let reads = 0;
-  const source = {
-    read(buffer: Uint8Array): Promise<number | null> {
-      if (reads++ < 2) {
-        buffer.fill(7, 0, 10);
-        return Promise.resolve(10);
-      }
-      return Promise.reject(new Deno.errors.ConnectionReset("reset"));
-    },
-  };
-  let written = 0;
-  const sink = {
-    write(buffer: Uint8Array): Promise<number> {
-      written += buffer.length;
-      return Promise.resolve(buffer.length);
-    },
-  };
-  const error = await pump(source, sink).then(() => undefined, (e) => e);
-  assertInstanceOf(error, PumpError);
-  assertEquals(error.side, "read");
-  assertInstanceOf(error.cause, Deno.errors.ConnectionReset);
-  const failing = {
-    write(): Promise<number> {
-      return Promise.reject(new Deno.errors.BrokenPipe("closed"));
-    },
-  };
-  reads = 0;
-  const writeError = await pump(source, failing).then(
-    () => undefined,
-    (e) => e,
-  );
-  assertInstanceOf(writeError, PumpError);
-  assertEquals([writeError.side, writeError.bytes], ["write", 0]);
-  assertGreater(written, 0);
-});
+for (const blocking of [false, true]) {
+  Deno.test(`pump() reports which side failed and how much was written${blocking ? " (blocking source: the plain loop)" : ""}`, async () => {
+    let reads = 0;
+    const source = {
+      blocking,
+      read(buffer: Uint8Array): Promise<number | null> {
+        if (reads++ < 2) {
+          buffer.fill(7, 0, 10);
+          return Promise.resolve(10);
+        }
+        return Promise.reject(new Deno.errors.ConnectionReset("reset"));
+      },
+    };
+    let written = 0;
+    const sink = {
+      write(buffer: Uint8Array): Promise<number> {
+        written += buffer.length;
+        return Promise.resolve(buffer.length);
+      },
+    };
+    const error = await pump(source, sink).then(() => undefined, (e) => e);
+    assertInstanceOf(error, PumpError);
+    assertEquals(error.side, "read");
+    assertInstanceOf(error.cause, Deno.errors.ConnectionReset);
+    const failing = {
+      write(): Promise<number> {
+        return Promise.reject(new Deno.errors.BrokenPipe("closed"));
+      },
+    };
+    reads = 0;
+    const writeError = await pump(source, failing).then(
+      () => undefined,
+      (e) => e,
+    );
+    assertInstanceOf(writeError, PumpError);
+    assertEquals([writeError.side, writeError.bytes], ["write", 0]);
+    assertEquals(
+      written,
+      20,
+      "both reads were written before the failing read",
+    );
+    assertEquals(error.bytes, 20);
+  });
+}
