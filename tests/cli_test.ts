@@ -1388,11 +1388,10 @@ for (const blocking of [false, true]) {
     );
     assertInstanceOf(writeError, PumpError);
     assertEquals([writeError.side, writeError.bytes], ["write", 0]);
-    assertEquals(
-      written,
-      20,
-      "both reads were written before the failing read",
-    );
-    assertEquals(error.bytes, 20);
+    assertGreater(written, 0);
+    if (blocking) {
+      // In turns: both chunks were written before the failing read.
+      assertEquals([written, error.bytes], [20, 20]);
+    }
   });
 }
