@@ -92,24 +92,39 @@ export async function readExactly(
   return buffer;
 }
 
-/** Reads until the peer closes (EOF) and returns everything read. */
-export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(64 * 1024);
-  let total = 0;
-  while (true) {
-    const count = await conn.read(buffer);
-    if (count === null) break;
-    chunks.push(buffer.slice(0, count));
-    total += count;
-  }
-  const result = new Uint8Array(total);
+/** Joins chunks into one array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const result = new Uint8Array(
+    chunks.reduce((sum, chunk) => sum + chunk.length, 0),
+  );
   let offset = 0;
   for (const chunk of chunks) {
     result.set(chunk, offset);
     offset += chunk.length;
   }
   return result;
+}
+
+/** Reads until the peer closes (EOF) and returns everything read. */
+export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  while (true) {
+    const count = await conn.read(buffer);
+    if (count === null) break;
+    chunks.push(buffer.slice(0, count));
+  }
+  return concat(chunks);
+}
+
+/** The absolute path of a TLS fixture in tests/fixtures/. */
+export function fixturePath(name: string): string {
+  return new URL(`./fixtures/${name}`, import.meta.url).pathname;
+}
+
+/** The text of a TLS fixture in tests/fixtures/ (a PEM file). */
+export function fixture(name: string): string {
+  return Deno.readTextFileSync(fixturePath(name));
 }
 
 /** Writes all of `data`. */

@@ -15,14 +15,12 @@ import {
   parseSecretOption,
   resolveSecret,
 } from "../mod.ts";
-import { isRefused, readExactly, writeAll } from "./_helpers.ts";
+import { fixture, isRefused, readExactly, writeAll } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const SECRET = "correct horse battery staple, 32";
 const OTHER_SECRET = "a different secret of 32 bytes!!";
-const fixtures = new URL("./fixtures/", import.meta.url).pathname;
-const pem = (name: string) => Deno.readTextFileSync(`${fixtures}${name}`);
 
 /** A passive connector on 127.0.0.1 with a bound port. */
 async function listening(
@@ -452,11 +450,14 @@ Deno.test("Connector in active mode rejects with signal.reason when aborted insi
 });
 
 Deno.test("Connector with a secret and TLS together authenticates inside the encrypted channel", async () => {
-  const tls = { cert: pem("localhost.pem"), key: pem("localhost.key.pem") };
+  const tls = {
+    cert: fixture("localhost.pem"),
+    key: fixture("localhost.key.pem"),
+  };
   const { passive, port } = await listening({ tls });
   await using _ = passive;
   const waiting = passive.connect();
-  const caCerts = [pem("ca.pem")];
+  const caCerts = [fixture("ca.pem")];
   await assertRejects(
     () => active(port, { tls: { caCerts }, secret: OTHER_SECRET }).connect(),
     Deno.errors.PermissionDenied,
@@ -470,11 +471,14 @@ Deno.test("Connector with a secret and TLS together authenticates inside the enc
 });
 
 Deno.test("Connector with TLS and a secret drops a peer that completes TLS and then says nothing, and still accepts the real counterpart", async () => {
-  const tls = { cert: pem("localhost.pem"), key: pem("localhost.key.pem") };
+  const tls = {
+    cert: fixture("localhost.pem"),
+    key: fixture("localhost.key.pem"),
+  };
   const { passive, port } = await listening({ tls, handshakeTimeout: 2000 });
   await using _ = passive;
   const waiting = passive.connect();
-  const caCerts = [pem("ca.pem")];
+  const caCerts = [fixture("ca.pem")];
   using silent = await Deno.connectTls({
     hostname: "127.0.0.1",
     port,

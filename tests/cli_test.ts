@@ -15,6 +15,7 @@ import {
 import { parseCliArgs, UsageError } from "../cli_args.ts";
 import { pump, PumpError } from "../cli_copy.ts";
 import {
+  concat,
   freePort,
   fullBacklogListener,
   randomBytes,
@@ -48,17 +49,6 @@ interface CliResult {
   stdout: Uint8Array;
   /** Everything written to stderr, decoded. */
   stderr: string;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-  const result = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
 }
 
 /** A running CLI process; `await using` kills and reaps it. */

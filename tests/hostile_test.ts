@@ -19,6 +19,7 @@ import { Connector, type ConnectorOptions } from "../mod.ts";
 import {
   assertLive,
   assertPeerClosed,
+  fixture,
   hasIPv6,
   isRefused,
   waitUntil,
@@ -26,8 +27,6 @@ import {
 } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
-const fixture = (name: string) =>
-  Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const CA = fixture("ca.pem");
 const SERVER_TLS = {
   cert: fixture("localhost.pem"),

@@ -19,6 +19,7 @@ import { Connector, type ConnectorTransport } from "../mod.ts";
 import {
   assertLive,
   assertPeerClosed,
+  fixture,
   freePort,
   hasIPv6,
   isRefused,
@@ -30,8 +31,6 @@ import {
 } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
-const fixture = (name: string) =>
-  Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const CA = fixture("ca.pem");
 const SERVER_TLS = {
   cert: fixture("localhost.pem"),

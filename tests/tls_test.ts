@@ -7,6 +7,7 @@ import {
 } from "@std/assert";
 import { Connector, type ConnectorOptions, readTlsFiles } from "../mod.ts";
 import {
+  fixture,
   fullBacklogListener,
   isRefused,
   readExactly,
@@ -15,8 +16,7 @@ import {
 } from "./_helpers.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
-const pem = (name: string) => Deno.readTextFileSync(`${fixtures}${name}`);
-const ca = pem("ca.pem");
+const ca = fixture("ca.pem");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -27,7 +27,10 @@ function server(
   return new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: { cert: pem(`${certName}.pem`), key: pem(`${certName}.key.pem`) },
+    tls: {
+      cert: fixture(`${certName}.pem`),
+      key: fixture(`${certName}.key.pem`),
+    },
     ...extra,
   });
 }
@@ -74,7 +77,7 @@ Deno.test("Connector over TLS fails connect() for an unknown issuer, naming the 
   const active = new Connector({
     host: "127.0.0.1",
     port,
-    tls: { caCerts: [pem("other_ca.pem")] },
+    tls: { caCerts: [fixture("other_ca.pem")] },
   });
   const error = await assertRejects(
     () => active.connect(),
@@ -153,8 +156,8 @@ Deno.test("Connector over TLS negotiates ALPN and reports a mismatch", async () 
     mode: "passive",
     host: "127.0.0.1",
     tls: {
-      cert: pem("localhost.pem"),
-      key: pem("localhost.key.pem"),
+      cert: fixture("localhost.pem"),
+      key: fixture("localhost.key.pem"),
       alpnProtocols: ["x-transfer/1"],
     },
   });
@@ -178,8 +181,8 @@ Deno.test("Connector over TLS negotiates ALPN and reports a mismatch", async () 
     mode: "passive",
     host: "127.0.0.1",
     tls: {
-      cert: pem("localhost.pem"),
-      key: pem("localhost.key.pem"),
+      cert: fixture("localhost.pem"),
+      key: fixture("localhost.key.pem"),
       alpnProtocols: ["x-transfer/1"],
     },
   });
@@ -398,7 +401,7 @@ Deno.test("new Connector() validates the tls option for each mode", () => {
     "cert, key",
   );
   assertThrows(
-    construct({ mode: "passive", tls: { cert: pem("localhost.pem") } }),
+    construct({ mode: "passive", tls: { cert: fixture("localhost.pem") } }),
     TypeError,
     "missing key",
   );
