@@ -315,6 +315,12 @@ export async function main(args: readonly string[]): Promise<number> {
       if (newSecret !== undefined) {
         reporter.secret(counterpartCommand(options, addr, newSecret));
       }
+      if (options.secretVariableUnknown) {
+        // Fail-open otherwise unnoticed: the variable may be set, unread.
+        reporter.warning(
+          `no shared secret is checked: ${SECRET_VARIABLE} is only read with --allow-env=${SECRET_VARIABLE} (or use --secret-file)`,
+        );
+      }
     }
     conn = await connector.connect();
     const peer = describeAddr(conn.remoteAddr);

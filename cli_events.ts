@@ -109,6 +109,12 @@ export class Reporter {
     else this.#write(`listening on ${address}`);
   }
 
+  /** Something the user should know before relying on the run (not with `--quiet`). */
+  warning(message: string): void {
+    if (this.#json) return this.#event("warning", { message });
+    this.#info(`connect: warning: ${message}`);
+  }
+
   /** A new secret was made: the command the counterpart runs, shown once. */
   secret(command: string): void {
     if (this.#json) return this.#event("secret", { command });

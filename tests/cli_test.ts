@@ -1385,3 +1385,37 @@ for (const blocking of [false, true]) {
     }
   });
 }
+
+Deno.test("cli: listen warns when TRANSFER_SECRET cannot be read, and not when it can", async () => {
+  const withoutEnv = await runCli([
+    "listen",
+    "--host",
+    "127.0.0.1",
+    "--timeout",
+    "0.2",
+  ], {
+    permissions: ["--allow-net=127.0.0.1:0"],
+    env: { TRANSFER_SECRET: "0123456789abcdef0123456789abcdef" },
+  });
+  assertEquals(withoutEnv.code, 1, withoutEnv.stderr);
+  assertStringIncludes(
+    withoutEnv.stderr,
+    "warning: no shared secret is checked: TRANSFER_SECRET is only read with --allow-env=TRANSFER_SECRET",
+  );
+  const withEnv = await runCli([
+    "listen",
+    "--host",
+    "127.0.0.1",
+    "--timeout",
+    "0.2",
+  ], {
+    permissions: ["--allow-net=127.0.0.1:0", "--allow-env=TRANSFER_SECRET"],
+  });
+  assertEquals(withEnv.code, 1, withEnv.stderr);
+  assert(!withEnv.stderr.includes("warning"), withEnv.stderr);
+  const quiet = await runCli(
+    ["listen", "--host", "127.0.0.1", "--timeout", "0.2", "--quiet"],
+    { permissions: ["--allow-net=127.0.0.1:0"] },
+  );
+  assert(!quiet.stderr.includes("warning"), quiet.stderr);
+});
