@@ -127,6 +127,15 @@ export function fixture(name: string): string {
   return Deno.readTextFileSync(fixturePath(name));
 }
 
+/** The test CA (PEM) that signed the fixture certificates. */
+export const TEST_CA: string = fixture("ca.pem");
+
+/** Certificate and key of a server valid for localhost, 127.0.0.1 and ::1. */
+export const LOCALHOST_TLS: { cert: string; key: string } = {
+  cert: fixture("localhost.pem"),
+  key: fixture("localhost.key.pem"),
+};
+
 /** Writes all of `data`. */
 export async function writeAll(
   conn: Deno.Conn,

@@ -19,19 +19,15 @@ import { Connector, type ConnectorOptions } from "../mod.ts";
 import {
   assertLive,
   assertPeerClosed,
-  fixture,
   hasIPv6,
   isRefused,
+  LOCALHOST_TLS,
+  TEST_CA,
   waitUntil,
   writeAll,
 } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
-const CA = fixture("ca.pem");
-const SERVER_TLS = {
-  cert: fixture("localhost.pem"),
-  key: fixture("localhost.key.pem"),
-};
 const SECRET = "correct horse battery staple, 32";
 
 // ---------------------------------------------------------------- helpers --
@@ -118,7 +114,7 @@ Deno.test("Connector.connect() in passive TLS mode drops a peer that stalls the 
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
     handshakeTimeout: 300,
     timeout: 10_000,
   });
@@ -140,7 +136,7 @@ Deno.test("Connector.connect() in passive TLS mode drops a peer that stalls the 
   using client = await new Connector({
     host: "localhost",
     port,
-    tls: { caCerts: [CA] },
+    tls: { caCerts: [TEST_CA] },
     timeout: 5000,
   }).connect();
   using server = await waiting;
@@ -152,7 +148,7 @@ Deno.test("Connector.connect() in passive TLS mode lets the counterpart through 
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
     handshakeTimeout: 60_000, // far beyond the counterpart's own timeout
     timeout: 10_000,
   });
@@ -161,7 +157,7 @@ Deno.test("Connector.connect() in passive TLS mode lets the counterpart through 
   await realCounterpartGetsThrough(passive, {
     host: "localhost",
     port,
-    tls: { caCerts: [CA] },
+    tls: { caCerts: [TEST_CA] },
   });
   assertEquals(passive.rejectedPeers, 0, "the stalled peer was not timed out");
 });
@@ -170,7 +166,7 @@ Deno.test("Connector.connect() in passive TLS mode lets the counterpart through 
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
     handshakeTimeout: 60_000,
     timeout: 20_000,
   });
@@ -182,7 +178,7 @@ Deno.test("Connector.connect() in passive TLS mode lets the counterpart through 
     await realCounterpartGetsThrough(passive, {
       host: "localhost",
       port,
-      tls: { caCerts: [CA] },
+      tls: { caCerts: [TEST_CA] },
     });
     console.log(
       `300 stalled TLS peers: ${passive.rejectedPeers} dropped to bound the handshakes in flight`,
@@ -223,7 +219,7 @@ Deno.test("Connector.connect() in passive TLS mode drops peers that send garbage
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
     handshakeTimeout: 300,
     timeout: 20_000,
   });
@@ -266,7 +262,7 @@ Deno.test("Connector.connect() in passive TLS mode drops peers that send garbage
   using client = await new Connector({
     host: "localhost",
     port,
-    tls: { caCerts: [CA] },
+    tls: { caCerts: [TEST_CA] },
     timeout: 5000,
   }).connect();
   using server = await waiting;
@@ -278,7 +274,7 @@ Deno.test("Connector.connect() in passive TLS mode drops a peer that rejects its
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
     timeout: 10_000,
   });
   const { port } = await passive.listen() as Deno.NetAddr;
@@ -298,7 +294,7 @@ Deno.test("Connector.connect() in passive TLS mode drops a peer that rejects its
   using client = await new Connector({
     host: "localhost",
     port,
-    tls: { caCerts: [CA] },
+    tls: { caCerts: [TEST_CA] },
     timeout: 5000,
   }).connect();
   using server = await waiting;
@@ -424,7 +420,7 @@ Deno.test(`Connector.connect() on a dual-stack TLS listener allowing only ::1 tu
     mode: "passive",
     host: "::",
     allow: ["::1"],
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
     timeout: 10_000,
   });
   const { port } = await passive.listen() as Deno.NetAddr;
@@ -442,7 +438,7 @@ Deno.test(`Connector.connect() on a dual-stack TLS listener allowing only ::1 tu
     using client = await new Connector({
       host: "::1",
       port,
-      tls: { caCerts: [CA], hostname: "localhost" },
+      tls: { caCerts: [TEST_CA], hostname: "localhost" },
       timeout: 5000,
     }).connect();
     using server = await waiting;

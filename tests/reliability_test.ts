@@ -19,23 +19,19 @@ import { Connector, type ConnectorTransport } from "../mod.ts";
 import {
   assertLive,
   assertPeerClosed,
-  fixture,
   freePort,
   hasIPv6,
   isRefused,
+  LOCALHOST_TLS,
   randomBytes,
   readExactly,
   readToEnd,
+  TEST_CA,
   withDeadline,
   writeAll,
 } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
-const CA = fixture("ca.pem");
-const SERVER_TLS = {
-  cert: fixture("localhost.pem"),
-  key: fixture("localhost.key.pem"),
-};
 const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------- helpers --
@@ -256,14 +252,14 @@ Deno.test("Connector sets up 100 concurrent TLS pairs, each moving a checked pay
     await using passive = new Connector({
       mode: "passive",
       host: "127.0.0.1",
-      tls: SERVER_TLS,
+      tls: LOCALHOST_TLS,
       timeout: 60_000,
     });
     const { port } = await passive.listen() as Deno.NetAddr;
     const active = new Connector({
       host: "localhost",
       port,
-      tls: { caCerts: [CA] },
+      tls: { caCerts: [TEST_CA] },
       timeout: 60_000,
     });
     const [client, server] = await Promise.all([
@@ -331,7 +327,7 @@ Deno.test("Connector.connect() in passive TLS mode keeps waiting when peers rese
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
     timeout: 10_000,
   });
   const { port } = await passive.listen() as Deno.NetAddr;
@@ -340,7 +336,7 @@ Deno.test("Connector.connect() in passive TLS mode keeps waiting when peers rese
     new Connector({
       host: "localhost",
       port,
-      tls: { caCerts: [CA] },
+      tls: { caCerts: [TEST_CA] },
       timeout: 5000,
     }).connect(),
     passive.connect(),
@@ -381,7 +377,7 @@ Deno.test("Connector.connect() in active TLS mode rejects with a clear error whe
   const active = new Connector({
     host: "127.0.0.1",
     port: listener.addr.port,
-    tls: { caCerts: [CA], hostname: "localhost" },
+    tls: { caCerts: [TEST_CA], hostname: "localhost" },
     timeout: 10_000,
   });
   const error = await assertRejects(() => active.connect(), Error);
@@ -401,7 +397,7 @@ Deno.test("Connector.connect() in active TLS mode times out, naming the endpoint
   const active = new Connector({
     host: "127.0.0.1",
     port: listener.addr.port,
-    tls: { caCerts: [CA], hostname: "localhost" },
+    tls: { caCerts: [TEST_CA], hostname: "localhost" },
     timeout: 300,
   });
   const error = await assertRejects(
@@ -427,7 +423,7 @@ Deno.test("Connector.connect() in active TLS mode explains a server that answers
   const active = new Connector({
     host: "127.0.0.1",
     port: listener.addr.port,
-    tls: { caCerts: [CA], hostname: "localhost" },
+    tls: { caCerts: [TEST_CA], hostname: "localhost" },
     timeout: 10_000,
   });
   const error = await assertRejects(
@@ -486,14 +482,14 @@ Deno.test("Connection set up by Connector over TLS surfaces a peer vanishing mid
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    tls: SERVER_TLS,
+    tls: LOCALHOST_TLS,
   });
   const { port } = await passive.listen() as Deno.NetAddr;
   const [client, server] = await Promise.all([
     new Connector({
       host: "localhost",
       port,
-      tls: { caCerts: [CA] },
+      tls: { caCerts: [TEST_CA] },
       timeout: 5000,
     }).connect(),
     passive.connect(),
@@ -520,7 +516,7 @@ Deno.test("Connector.connect() in passive mode on a taken port rejects with Addr
   const port = taken.addr.port;
   const cases: [string, ConstructorParameters<typeof Connector>[0]][] = [
     [`127.0.0.1:${port}`, { host: "127.0.0.1", port }],
-    [`127.0.0.1:${port}`, { host: "127.0.0.1", port, tls: SERVER_TLS }],
+    [`127.0.0.1:${port}`, { host: "127.0.0.1", port, tls: LOCALHOST_TLS }],
   ];
   if (hasIPv6()) cases.push([`[::]:${port}`, { host: "::", port }]);
   for (const [endpoint, options] of cases) {
@@ -601,7 +597,7 @@ Deno.test("Connector.close() racing a TLS peer mid-handshake (100 times): the ca
     const passive = new Connector({
       mode: "passive",
       host: "127.0.0.1",
-      tls: SERVER_TLS,
+      tls: LOCALHOST_TLS,
       timeout: 10_000,
     });
     const { port } = await passive.listen() as Deno.NetAddr;
@@ -611,7 +607,7 @@ Deno.test("Connector.close() racing a TLS peer mid-handshake (100 times): the ca
       tcp.setNoDelay(true); // else Nagle holds the Finished for 40 ms
       const tls = await Deno.startTls(tcp, {
         hostname: "localhost",
-        caCerts: [CA],
+        caCerts: [TEST_CA],
       });
       try {
         await tls.handshake();
@@ -699,7 +695,7 @@ class EagerServer implements AsyncDisposable {
 
   constructor(tls: boolean) {
     this.#listener = tls
-      ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...SERVER_TLS })
+      ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...LOCALHOST_TLS })
       : Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.port = (this.#listener.addr as Deno.NetAddr).port;
     const listener = this.#listener;
@@ -761,7 +757,7 @@ async function activeAbortRace(tls: boolean, rounds: number) {
       port: server.port,
       signal: controller.signal,
       timeout: 10_000,
-      ...(tls ? { tls: { caCerts: [CA], hostname: "localhost" } } : {}),
+      ...(tls ? { tls: { caCerts: [TEST_CA], hostname: "localhost" } } : {}),
     });
     const connecting = settle(active.connect());
     await pause(tls ? round + Math.floor(round / 6) : round);
@@ -963,7 +959,7 @@ Deno.test("Connector.connect() in active mode reports an unresolvable name clear
       port: 7000,
       timeout: 10_000,
       retry: { attempts: 3, delay: 1 },
-      ...(tls ? { tls: { caCerts: [CA] } } : { transport }),
+      ...(tls ? { tls: { caCerts: [TEST_CA] } } : { transport }),
     });
     const error = await assertRejects(() => active.connect(), Error);
     assertStringIncludes(error.message, "no-such-host.invalid:7000");
