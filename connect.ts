@@ -486,9 +486,10 @@ export class Connector implements Disposable, AsyncDisposable {
       : error;
   }
 
+  /** A permission failure explained; any other error with `context` in front. */
   #fail(error: unknown, context: string): unknown {
     return error instanceof Deno.errors.NotCapable
-      ? this.#explainIfDenied(error)
+      ? explainDenial(this.permissions, error)
       : withContext(error, context);
   }
 
@@ -679,22 +680,30 @@ export class Connector implements Disposable, AsyncDisposable {
     } catch (error) {
       throw this.#explainIfDenied(error);
     }
+    let conn = await this.#dialWithRetry(material, signal);
+    if (material !== undefined) {
+      conn = await this.#secureClient(conn, material, signal);
+    }
+    if (secret === undefined) return conn;
+    try {
+      await authenticate(conn, "active", secret, signal);
+    } catch (error) {
+      closeQuietly(conn);
+      if (signal.aborted) throw signal.reason;
+      throw error; // names the peer and what failed
+    }
+    return conn;
+  }
+
+  /** Dials until connected, retrying while nobody listens yet. */
+  async #dialWithRetry(
+    material: TlsOptions | undefined,
+    signal: AbortSignal,
+  ): Promise<Deno.Conn> {
     let delay = this.#retry.delay;
     for (let attempt = 1;; attempt++) {
       try {
-        let conn = await this.#dial(material, signal);
-        if (material !== undefined) {
-          conn = await this.#secureClient(conn, material, signal);
-        }
-        if (secret === undefined) return conn;
-        try {
-          await authenticate(conn, "active", secret, signal);
-        } catch (error) {
-          closeQuietly(conn);
-          if (signal.aborted) throw signal.reason;
-          throw error;
-        }
-        return conn;
+        return await this.#dial(material, signal);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         // Nobody listening yet: a refused TCP port, or a unix socket file
@@ -704,13 +713,10 @@ export class Connector implements Disposable, AsyncDisposable {
             error instanceof Deno.errors.NotFound);
         if (!refused || attempt >= this.#retry.attempts) {
           const tries = attempt > 1 ? ` (after ${attempt} attempts)` : "";
-          // TLS and authentication errors already name the endpoint.
-          const named = tries === "" && error instanceof Error &&
-            !(error instanceof Deno.errors.NotCapable) &&
-            error.message.includes(this.#endpoint);
-          throw named
-            ? error
-            : this.#fail(error, `Cannot connect to ${this.#endpoint}${tries}`);
+          throw this.#fail(
+            error,
+            `Cannot connect to ${this.#endpoint}${tries}`,
+          );
         }
       }
       await sleep(delay, signal);
@@ -769,7 +775,7 @@ export class Connector implements Disposable, AsyncDisposable {
         });
       } catch (error) {
         closeQuietly(tcp);
-        throw error;
+        throw explainTlsError(error, this.#endpoint, hostname);
       }
     }
     try {
