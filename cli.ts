@@ -19,13 +19,13 @@
 import denoConfig from "./deno.json" with { type: "json" };
 import { accessFile } from "./files.ts";
 import {
+  assertPermissionsGranted,
   Connector,
   type ConnectorPermission,
   formatAddr,
   formatHostPort,
   formatPermissionFlags,
   permissionFlags,
-  requestPermissions,
 } from "./mod.ts";
 import {
   type CliOptions,
@@ -303,8 +303,9 @@ export async function main(args: readonly string[]): Promise<number> {
       expected = (await input.stat()).size;
     }
     if (options.recv !== undefined) {
-      // Fail before the network, but create the file only once connected.
-      await requestPermissions([{ name: "write", path: options.recv }]);
+      // Fail before the network, but create the file only once connected;
+      // never a prompt, like the Connector's own check.
+      assertPermissionsGranted([{ name: "write", path: options.recv }]);
     }
     if (connector.mode === "passive") {
       const addr = await connector.listen();
