@@ -213,9 +213,9 @@ export function queryPermissions(
 function notGranted(
   descriptors: readonly ConnectorPermission[],
 ): ConnectorPermission[] {
-  return queryPermissions(descriptors)
-    .filter((report) => report.state !== "granted")
-    .map((report) => report.descriptor);
+  return descriptors.filter((descriptor) =>
+    Deno.permissions.querySync(descriptor).state !== "granted"
+  );
 }
 
 /**
@@ -368,8 +368,7 @@ export async function requestPermissions(
   descriptors: readonly ConnectorPermission[],
 ): Promise<void> {
   const missing: ConnectorPermission[] = [];
-  for (const descriptor of descriptors) {
-    if (Deno.permissions.querySync(descriptor).state === "granted") continue;
+  for (const descriptor of notGranted(descriptors)) {
     const status = await Deno.permissions.request(descriptor);
     if (status.state !== "granted") missing.push(descriptor);
   }
