@@ -27,6 +27,7 @@ import {
   rawTcpPair,
   rawUnixPair,
 } from "./pairs.ts";
+import { median } from "./stats.ts";
 
 interface Case {
   name: string;
@@ -64,14 +65,6 @@ async function round(
   const started = performance.now();
   for (let index = 0; index < count; index++) closePair(await makePair());
   return (performance.now() - started) / count * 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2
-    ? sorted[middle]
-    : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function positiveInteger(value: unknown, name: string, fallback: number) {

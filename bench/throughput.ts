@@ -24,6 +24,7 @@ import {
   transfer,
   type TransferResult,
 } from "./transfer.ts";
+import { median } from "./stats.ts";
 
 const REPOSITORY = new URL("..", import.meta.url).pathname;
 const FIXTURES = "tests/fixtures";
@@ -350,14 +351,6 @@ export function parseBytes(text: string): number {
   const bytes = Math.round(Number(match[1]) * scale);
   if (bytes < 1) throw new RangeError(`Invalid --bytes "${text}": at least 1`);
   return bytes;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2
-    ? sorted[middle]
-    : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function formatBytes(bytes: number): string {
