@@ -22,9 +22,9 @@
  *
  * @module
  */
-import { raceAbortClosing } from "./abort.ts";
+import { raceAbortClosing } from "./_abort.ts";
 import { formatAddr } from "./address.ts";
-import { accessFile } from "./files.ts";
+import { accessFile } from "./_files.ts";
 import {
   type ConnectorPermission,
   missingPermissionError,

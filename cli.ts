@@ -17,7 +17,7 @@
  * @module
  */
 import denoConfig from "./deno.json" with { type: "json" };
-import { accessFile } from "./files.ts";
+import { accessFile } from "./_files.ts";
 import {
   assertPermissionsGranted,
   Connector,
@@ -34,9 +34,9 @@ import {
   SECRET_VARIABLE,
   type SecretVariableState,
   UsageError,
-} from "./cli_args.ts";
-import { type ByteSink, type ByteSource, transfer } from "./cli_copy.ts";
-import { Reporter, writeStderrLine } from "./cli_events.ts";
+} from "./cli/args.ts";
+import { type ByteSink, type ByteSource, transfer } from "./cli/copy.ts";
+import { Reporter, writeStderrLine } from "./cli/events.ts";
 
 /** The CLI's exit codes. */
 export const ExitCode: {

@@ -7,10 +7,11 @@
  *
  * @module
  */
-import { formatAddr, formatHostPort } from "./address.ts";
-import { closeQuietly, raceAbort, SetupScope, sleep } from "./abort.ts";
-import { isAllowed, parseAllowList } from "./allow.ts";
-import { withContext } from "./errors.ts";
+import { formatAddr } from "./address.ts";
+import { closeQuietly, raceAbort, SetupScope, sleep } from "./_abort.ts";
+import { acceptCounterpart, vetPeer } from "./_accept.ts";
+import { withContext } from "./_errors.ts";
+import { connectorPermissions, parseConnectorOptions } from "./_options.ts";
 import {
   assertPermissionsGranted,
   type ConnectorPermission,
@@ -21,25 +22,17 @@ import {
 } from "./permissions.ts";
 import {
   authenticate,
-  parseSecretOption,
   resolveSecret,
   type SecretOption,
-  secretPermissions,
   type SecretSource,
 } from "./auth.ts";
 import {
   completeHandshake,
   explainTlsError,
-  parseTlsOption,
   resolveTlsMaterial,
-  tlsFilePaths,
   type TlsOptions,
 } from "./tls.ts";
-import {
-  type ConnectorTransport,
-  denoTransport,
-  type TransportAddress,
-} from "./transport.ts";
+import type { ConnectorTransport, TransportAddress } from "./transport.ts";
 
 /** `"active"` connects to the counterpart; `"passive"` waits for it. */
 export type ConnectorMode = "active" | "passive";
@@ -101,103 +94,6 @@ export interface ConnectorOptions {
   requestPermissions?: boolean;
 }
 
-const OPTION_NAMES = [
-  "mode",
-  "host",
-  "port",
-  "path",
-  "timeout",
-  "signal",
-  "retry",
-  "allow",
-  "transport",
-  "tls",
-  "handshakeTimeout",
-  "secret",
-  "requestPermissions",
-] as const;
-const RETRY_NAMES = ["attempts", "delay", "maxDelay"] as const;
-const MAX_TIMER = 2_147_483_647;
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-/** Peers vetted at once by a passive connector; the oldest is dropped beyond. */
-const MAX_PENDING_PEERS = 64;
-
-function checkMilliseconds(value: unknown, name: string, zero = false): number {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Invalid option "${name}": expected a number of milliseconds, got ${typeof value}`,
-    );
-  }
-  if (
-    Number.isNaN(value) || value < 0 || (value === 0 && !zero) ||
-    (value > MAX_TIMER && value !== Infinity)
-  ) {
-    throw new RangeError(
-      `Invalid option "${name}": ${value} is out of range; expected ${
-        zero ? "0" : "1"
-      } to ${MAX_TIMER} milliseconds, or Infinity`,
-    );
-  }
-  return value;
-}
-
-function checkPort(value: unknown, mode: ConnectorMode): number {
-  const min = mode === "active" ? 1 : 0;
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Invalid option "port": expected an integer from ${min} to 65535, got ${typeof value}`,
-    );
-  }
-  if (!Number.isInteger(value) || value < min || value > 65535) {
-    throw new RangeError(
-      `Invalid option "port": ${value} is not an integer from ${min} to 65535${
-        mode === "passive" ? " (0: the system picks)" : ""
-      }`,
-    );
-  }
-  return value;
-}
-
-function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
-  if (typeof value !== "object" || value === null) {
-    throw new TypeError(
-      'Invalid option "retry": expected { attempts, delay, maxDelay? }',
-    );
-  }
-  const retry = value as Record<string, unknown>;
-  for (const key of Object.keys(retry)) {
-    if (!(RETRY_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown retry option "${key}": expected attempts, delay or maxDelay`,
-      );
-    }
-  }
-  if (typeof retry.attempts !== "number") {
-    throw new TypeError(
-      'Invalid option "retry.attempts": expected an integer ≥ 1 (total attempts)',
-    );
-  }
-  if (!Number.isInteger(retry.attempts) || retry.attempts < 1) {
-    throw new RangeError(
-      `Invalid option "retry.attempts": ${retry.attempts} is not an integer ≥ 1 (total attempts)`,
-    );
-  }
-  const delay = checkMilliseconds(retry.delay, "retry.delay", true);
-  const maxDelay = retry.maxDelay === undefined
-    ? Infinity
-    : checkMilliseconds(retry.maxDelay, "retry.maxDelay", true);
-  if (maxDelay < delay) {
-    throw new RangeError(
-      `Invalid option "retry.maxDelay": ${maxDelay} is less than retry.delay (${delay})`,
-    );
-  }
-  return Object.freeze({ attempts: retry.attempts, delay, maxDelay });
-}
-
-function absolutePath(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-}
-
 /**
  * Sets up one connection, actively or passively, over TCP, TLS or a unix
  * socket, then gets out of the way: `connect()` resolves a `Deno.Conn` that
@@ -254,183 +150,18 @@ export class Connector implements Disposable, AsyncDisposable {
    * @throws {RangeError} On a port, time or retry count out of range.
    */
   constructor(options: ConnectorOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(
-        "Invalid options: expected an object such as { mode, host, port }",
-      );
-    }
-    for (const key of Object.keys(options)) {
-      if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-        throw new TypeError(
-          `Unknown option "${key}": expected one of ${OPTION_NAMES.join(", ")}`,
-        );
-      }
-    }
-    const mode = options.mode === undefined ? "active" : options.mode;
-    if (mode !== "active" && mode !== "passive") {
-      throw new TypeError(
-        `Invalid mode ${JSON.stringify(mode)}: expected "active" or "passive"`,
-      );
-    }
-    this.mode = mode;
-    const passive = mode === "passive";
-
-    if (options.path !== undefined) {
-      if (typeof options.path !== "string" || options.path === "") {
-        throw new TypeError(
-          'Invalid option "path": expected a unix socket path',
-        );
-      }
-      for (const key of ["host", "port", "allow", "tls"] as const) {
-        if (options[key] !== undefined) {
-          throw new TypeError(
-            `Invalid option "${key}": it cannot be combined with "path" (a unix socket has no ${
-              key === "allow"
-                ? "peer IP address"
-                : key === "tls"
-                ? "TLS support here"
-                : key
-            })`,
-          );
-        }
-      }
-      this.#address = { transport: "unix", path: absolutePath(options.path) };
-      this.#endpoint = this.#address.path;
-    } else {
-      const host = options.host === undefined
-        ? (passive ? "0.0.0.0" : "localhost")
-        : options.host;
-      if (typeof host !== "string" || host === "") {
-        throw new TypeError(
-          'Invalid option "host": expected a host name or IP address',
-        );
-      }
-      if (!passive && options.port === undefined) {
-        throw new TypeError(
-          'Missing option "port": an active connector needs the port of its counterpart (1-65535)',
-        );
-      }
-      const port = checkPort(
-        options.port === undefined ? 0 : options.port,
-        mode,
-      );
-      const hostname = host.startsWith("[") && host.endsWith("]")
-        ? host.slice(1, -1)
-        : host;
-      this.#address = { transport: "tcp", hostname, port };
-      this.#endpoint = formatHostPort(hostname, port);
-    }
-
-    if (options.timeout !== undefined) {
-      checkMilliseconds(options.timeout, "timeout");
-    }
-    if (
-      options.signal !== undefined && !(options.signal instanceof AbortSignal)
-    ) {
-      throw new TypeError('Invalid option "signal": expected an AbortSignal');
-    }
-    if (options.retry !== undefined && passive) {
-      throw new TypeError(
-        'Invalid option "retry": it applies to active connectors only (a passive connector waits; use timeout)',
-      );
-    }
-    this.#retry = options.retry === undefined
-      ? Object.freeze({ attempts: 1, delay: 0, maxDelay: 0 })
-      : checkRetry(options.retry);
-    if (options.allow !== undefined && !passive) {
-      throw new TypeError(
-        'Invalid option "allow": it applies to passive connectors only (it filters incoming peers)',
-      );
-    }
-    this.#allow = options.allow === undefined
-      ? undefined
-      : Object.freeze(parseAllowList(options.allow));
-    if (options.handshakeTimeout !== undefined && !passive) {
-      throw new TypeError(
-        'Invalid option "handshakeTimeout": it applies to passive connectors only (an active connector bounds its whole setup with timeout)',
-      );
-    }
-    this.#handshakeTimeout = options.handshakeTimeout === undefined
-      ? DEFAULT_HANDSHAKE_TIMEOUT
-      : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");
-
-    const transport = options.transport === undefined
-      ? denoTransport
-      : options.transport;
-    const needed = passive ? "listen" : "connect";
-    if (
-      typeof transport !== "object" || transport === null ||
-      typeof transport[needed] !== "function"
-    ) {
-      throw new TypeError(
-        `Invalid option "transport": a ${mode} connector needs an object with a ${needed}() method`,
-      );
-    }
-    this.#transport = transport;
-    this.#tls = parseTlsOption(options.tls, mode);
-    if (this.#tls !== undefined && options.transport !== undefined) {
-      throw new TypeError(
-        'Invalid option "transport": it cannot be combined with "tls" (TLS runs over the built-in TCP transport)',
-      );
-    }
-    if (
-      this.#tls?.hostname !== undefined &&
-      (this.#tls.cert !== undefined || this.#tls.certFile !== undefined) &&
-      this.#address.transport === "tcp" &&
-      this.#tls.hostname !== this.#address.hostname
-    ) {
-      throw new TypeError(
-        'Invalid option "tls.hostname": with a client certificate the verified name must be the host dialled (Deno.connectTls cannot verify another name)',
-      );
-    }
-    this.#secretSource = parseSecretOption(options.secret);
-    if (
-      options.requestPermissions !== undefined &&
-      typeof options.requestPermissions !== "boolean"
-    ) {
-      throw new TypeError(
-        'Invalid option "requestPermissions": expected a boolean',
-      );
-    }
-
-    this.permissions = Object.freeze(this.#computePermissions());
-    this.options = Object.freeze({
-      ...options,
-      ...(options.allow ? { allow: Object.freeze([...options.allow]) } : {}),
-      // Never keep secret bytes where logging the connector would print them;
-      // "[redacted]" is too short to be mistaken for a secret if reused.
-      ...(typeof options.secret === "string" ||
-          options.secret instanceof Uint8Array
-        ? { secret: "[redacted]" }
-        : {}),
-    }) as Readonly<ConnectorOptions>;
-  }
-
-  #computePermissions(): ConnectorPermission[] {
-    const address = this.#address;
-    if (this.#transport !== denoTransport) {
-      return [
-        ...(this.#transport.permissions?.(address, this.mode) ??
-          []) as ConnectorPermission[],
-        ...secretPermissions(this.#secretSource),
-      ];
-    }
-    const files: ConnectorPermission[] = [
-      ...tlsFilePaths(this.#tls).map((path): ConnectorPermission => ({
-        name: "read",
-        path,
-      })),
-      ...secretPermissions(this.#secretSource),
-    ];
-    if (address.transport === "unix") {
-      return [
-        { name: "read", path: address.path },
-        { name: "write", path: address.path },
-        { name: "net", host: `unix:${address.path}` },
-        ...files,
-      ];
-    }
-    return [{ name: "net", host: this.#endpoint }, ...files];
+    const parsed = parseConnectorOptions(options);
+    this.mode = parsed.mode;
+    this.options = parsed.options;
+    this.#address = parsed.address;
+    this.#endpoint = parsed.endpoint;
+    this.#transport = parsed.transport;
+    this.#tls = parsed.tls;
+    this.#secretSource = parsed.secretSource;
+    this.#allow = parsed.allow;
+    this.#retry = parsed.retry;
+    this.#handshakeTimeout = parsed.handshakeTimeout;
+    this.permissions = Object.freeze(connectorPermissions(parsed));
   }
 
   /** How many peers a passive connector closed instead of accepting (not allowed, failed handshake). */
@@ -788,28 +519,6 @@ export class Connector implements Disposable, AsyncDisposable {
     }
   }
 
-  /** Runs the checks a candidate peer must pass before it becomes the counterpart. */
-  async #vetPeer(
-    conn: Deno.Conn,
-    secret: Uint8Array | undefined,
-    signal: AbortSignal,
-  ): Promise<void> {
-    using scope = new SetupScope(
-      [signal],
-      this.#handshakeTimeout,
-      () =>
-        new Deno.errors.TimedOut(
-          `Handshake with ${formatAddr(conn.remoteAddr)} timed out`,
-        ),
-    );
-    if (this.#tls !== undefined) {
-      await completeHandshake(conn as Deno.TlsConn, scope.signal);
-    }
-    if (secret !== undefined) {
-      await authenticate(conn, "passive", secret, scope.signal);
-    }
-  }
-
   async #acceptPeer(): Promise<Deno.Conn> {
     using scope = this.#scope("waiting for a counterpart on");
     const { signal } = scope;
@@ -827,85 +536,23 @@ export class Connector implements Disposable, AsyncDisposable {
       this.#closeListener();
       throw signal.reason;
     }
-    const listener = this.#listener!;
-    const pending = new Set<Deno.Conn>();
-    const vetting = this.#tls !== undefined || secret !== undefined;
-    return await new Promise<Deno.Conn>((resolve, reject) => {
-      let settled = false;
-      // The accept in flight: a listener with a pending accept is only really
-      // closed once that accept has settled, so results wait for it.
-      let accepting: Promise<unknown> = Promise.resolve();
-      const finish = (report: () => void) => {
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        this.#closeListener();
-        for (const conn of pending) closeQuietly(conn);
-        pending.clear();
-        accepting.then(report, report);
-      };
-      const onAbort = () => {
-        if (!settled) finish(() => reject(signal.reason));
-      };
-      const win = (conn: Deno.Conn) => {
-        if (settled) return closeQuietly(conn);
-        pending.delete(conn);
-        finish(() => resolve(conn));
-      };
-      const drop = (conn: Deno.Conn) => {
-        pending.delete(conn);
-        closeQuietly(conn);
-        this.#rejectedPeers++;
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      const acceptLoop = async () => {
-        while (!settled) {
-          let conn: Deno.Conn;
-          try {
-            const accepted = listener.accept();
-            accepting = accepted;
-            conn = await accepted;
-          } catch (error) {
-            if (settled) return;
-            accepting = Promise.resolve();
-            if (
-              error instanceof Deno.errors.NotConnected ||
-              error instanceof Deno.errors.ConnectionReset ||
-              error instanceof Deno.errors.ConnectionAborted
-            ) {
-              // The peer reset before it was accepted: it is gone, wait on.
-              this.#rejectedPeers++;
-              continue;
-            }
-            const failure = this.#fail(
-              error,
-              `Cannot accept on ${this.#endpoint}`,
-            );
-            finish(() => reject(failure));
-            return;
-          }
-          accepting = Promise.resolve();
-          if (settled) return closeQuietly(conn);
-          if (
-            this.#allow !== undefined &&
-            !isAllowed(conn.remoteAddr, this.#allow)
-          ) {
-            drop(conn);
-            continue;
-          }
-          if (!vetting) return win(conn);
-          pending.add(conn);
-          if (pending.size > MAX_PENDING_PEERS) {
-            drop(pending.values().next().value!);
-          }
-          this.#vetPeer(conn, secret, signal).then(
-            () => win(conn),
-            () => {
-              if (pending.has(conn)) drop(conn);
-            },
-          );
-        }
-      };
-      acceptLoop();
+    const tls = this.#tls !== undefined;
+    return await acceptCounterpart({
+      listener: this.#listener!,
+      signal,
+      allow: this.#allow,
+      vet: tls || secret !== undefined
+        ? (conn, signal) =>
+          vetPeer(
+            conn,
+            { tls, secret, timeout: this.#handshakeTimeout },
+            signal,
+          )
+        : undefined,
+      closeListener: () => this.#closeListener(),
+      onRejected: () => this.#rejectedPeers++,
+      acceptError: (error) =>
+        this.#fail(error, `Cannot accept on ${this.#endpoint}`),
     });
   }
 

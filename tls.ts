@@ -11,9 +11,9 @@
  *
  * @module
  */
-import { raceAbortClosing } from "./abort.ts";
-import { rebuildError } from "./errors.ts";
-import { accessFile } from "./files.ts";
+import { raceAbortClosing } from "./_abort.ts";
+import { rebuildError } from "./_errors.ts";
+import { accessFile } from "./_files.ts";
 
 /**
  * TLS settings. Active mode: `caCerts`/`caFile` add trusted roots,

@@ -12,8 +12,8 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { parseCliArgs, UsageError } from "../cli_args.ts";
-import { pump, PumpError } from "../cli_copy.ts";
+import { parseCliArgs, UsageError } from "../cli/args.ts";
+import { pump, PumpError } from "../cli/copy.ts";
 import {
   concat,
   freePort,

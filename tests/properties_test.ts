@@ -503,7 +503,7 @@ Deno.test({
     `parseCliArgs() and the Connector with ${ARGV_CASES} random command lines: a usage error of one line or a valid command, nothing else`,
   permissions: "none",
   async fn() {
-    const { parseCliArgs, UsageError } = await import("../cli_args.ts");
+    const { parseCliArgs, UsageError } = await import("../cli/args.ts");
     const random = seededRandom(0xa5c11);
     const tally = { valid: 0, usage: 0 };
     const failures: string[] = [];
@@ -542,7 +542,7 @@ Deno.test({
 });
 
 Deno.test(`connect CLI with ${SUBPROCESS_CASES} random bad command lines: exit 2, one line on stderr, no stack trace, no hang`, async () => {
-  const { parseCliArgs } = await import("../cli_args.ts");
+  const { parseCliArgs } = await import("../cli/args.ts");
   const random = seededRandom(0xbad);
   const samples: string[][] = [];
   while (samples.length < SUBPROCESS_CASES) {

@@ -8,7 +8,7 @@
  * @module
  */
 
-const root = new URL(".", import.meta.url);
+const root = new URL("../", import.meta.url);
 const cli = new URL("cli.ts", root).pathname;
 const importMap = new URL("offline/import_map.json", root).pathname;
 const fixtures = new URL("tests/fixtures/", root).pathname;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { withContext } from "./errors.ts";
+import { withContext } from "./_errors.ts";
 import { missingPermissionError } from "./permissions.ts";
 
 /**

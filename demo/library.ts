@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Connector, permissionFlags } from "./mod.ts";
+import { Connector, permissionFlags } from "../mod.ts";
 
 const mibFlag = Deno.args.indexOf("--mib");
 const mebibytes = mibFlag >= 0 ? Number(Deno.args[mibFlag + 1]) : 64;

@@ -44,7 +44,7 @@ export function writeStderrLine(line: string): void {
  *
  * @example Usage
  * ```ts
- * import { formatBytes } from "./cli_events.ts";
+ * import { formatBytes } from "./events.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(formatBytes(1536), "1.5 KiB");

@@ -78,7 +78,7 @@ export interface PumpOptions {
  *
  * @example Usage
  * ```ts
- * import { pump } from "./cli_copy.ts";
+ * import { pump } from "./copy.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const chunks = [new Uint8Array([1, 2]), new Uint8Array([3])];
@@ -312,7 +312,7 @@ function formatBytes(bytes: number): string {
  *
  * @example Usage
  * ```ts
- * import { transfer } from "./cli_copy.ts";
+ * import { transfer } from "./copy.ts";
  * import { assertEquals } from "@std/assert";
  *
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

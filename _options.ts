@@ -1,0 +1,340 @@
+/**
+ * Validation of {@linkcode ConnectorOptions}: every option checked once, in
+ * the constructor, before anything is opened, with errors that name the
+ * option and what it accepts; and the exact permissions the options need.
+ *
+ * @module
+ */
+import { formatHostPort } from "./address.ts";
+import { parseAllowList } from "./_allow.ts";
+import {
+  parseSecretOption,
+  secretPermissions,
+  type SecretSource,
+} from "./auth.ts";
+import type { ConnectorPermission } from "./permissions.ts";
+import { parseTlsOption, tlsFilePaths, type TlsOptions } from "./tls.ts";
+import {
+  type ConnectorTransport,
+  denoTransport,
+  type TransportAddress,
+} from "./transport.ts";
+import type {
+  ConnectorMode,
+  ConnectorOptions,
+  RetryOptions,
+} from "./connect.ts";
+
+const OPTION_NAMES = [
+  "mode",
+  "host",
+  "port",
+  "path",
+  "timeout",
+  "signal",
+  "retry",
+  "allow",
+  "transport",
+  "tls",
+  "handshakeTimeout",
+  "secret",
+  "requestPermissions",
+] as const;
+const RETRY_NAMES = ["attempts", "delay", "maxDelay"] as const;
+const MAX_TIMER = 2_147_483_647;
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+function checkMilliseconds(value: unknown, name: string, zero = false): number {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Invalid option "${name}": expected a number of milliseconds, got ${typeof value}`,
+    );
+  }
+  if (
+    Number.isNaN(value) || value < 0 || (value === 0 && !zero) ||
+    (value > MAX_TIMER && value !== Infinity)
+  ) {
+    throw new RangeError(
+      `Invalid option "${name}": ${value} is out of range; expected ${
+        zero ? "0" : "1"
+      } to ${MAX_TIMER} milliseconds, or Infinity`,
+    );
+  }
+  return value;
+}
+
+function checkPort(value: unknown, mode: ConnectorMode): number {
+  const min = mode === "active" ? 1 : 0;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Invalid option "port": expected an integer from ${min} to 65535, got ${typeof value}`,
+    );
+  }
+  if (!Number.isInteger(value) || value < min || value > 65535) {
+    throw new RangeError(
+      `Invalid option "port": ${value} is not an integer from ${min} to 65535${
+        mode === "passive" ? " (0: the system picks)" : ""
+      }`,
+    );
+  }
+  return value;
+}
+
+function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      'Invalid option "retry": expected { attempts, delay, maxDelay? }',
+    );
+  }
+  const retry = value as Record<string, unknown>;
+  for (const key of Object.keys(retry)) {
+    if (!(RETRY_NAMES as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `Unknown retry option "${key}": expected attempts, delay or maxDelay`,
+      );
+    }
+  }
+  if (typeof retry.attempts !== "number") {
+    throw new TypeError(
+      'Invalid option "retry.attempts": expected an integer ≥ 1 (total attempts)',
+    );
+  }
+  if (!Number.isInteger(retry.attempts) || retry.attempts < 1) {
+    throw new RangeError(
+      `Invalid option "retry.attempts": ${retry.attempts} is not an integer ≥ 1 (total attempts)`,
+    );
+  }
+  const delay = checkMilliseconds(retry.delay, "retry.delay", true);
+  const maxDelay = retry.maxDelay === undefined
+    ? Infinity
+    : checkMilliseconds(retry.maxDelay, "retry.maxDelay", true);
+  if (maxDelay < delay) {
+    throw new RangeError(
+      `Invalid option "retry.maxDelay": ${maxDelay} is less than retry.delay (${delay})`,
+    );
+  }
+  return Object.freeze({ attempts: retry.attempts, delay, maxDelay });
+}
+
+function absolutePath(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
+/** The options of a connector, validated, with what follows from them. */
+export interface ParsedOptions {
+  mode: ConnectorMode;
+  address: TransportAddress;
+  /** The address as people write it: `host:port` or the socket path. */
+  endpoint: string;
+  transport: ConnectorTransport;
+  tls: Readonly<TlsOptions> | undefined;
+  secretSource: SecretSource | undefined;
+  allow: readonly string[] | undefined;
+  retry: Readonly<Required<RetryOptions>>;
+  handshakeTimeout: number;
+  /** The options as given, frozen, with secret bytes redacted. */
+  options: Readonly<ConnectorOptions>;
+}
+
+/**
+ * Checks every option; opens nothing and needs no permission.
+ *
+ * @throws {TypeError} On an unknown option name, a bad mode, an option of
+ * the wrong type or used in the wrong mode.
+ * @throws {RangeError} On a port, time or retry count out of range.
+ */
+export function parseConnectorOptions(
+  options: ConnectorOptions,
+): ParsedOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      "Invalid options: expected an object such as { mode, host, port }",
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `Unknown option "${key}": expected one of ${OPTION_NAMES.join(", ")}`,
+      );
+    }
+  }
+  const mode = options.mode === undefined ? "active" : options.mode;
+  if (mode !== "active" && mode !== "passive") {
+    throw new TypeError(
+      `Invalid mode ${JSON.stringify(mode)}: expected "active" or "passive"`,
+    );
+  }
+  const passive = mode === "passive";
+  let address: TransportAddress;
+  let endpoint: string;
+
+  if (options.path !== undefined) {
+    if (typeof options.path !== "string" || options.path === "") {
+      throw new TypeError(
+        'Invalid option "path": expected a unix socket path',
+      );
+    }
+    for (const key of ["host", "port", "allow", "tls"] as const) {
+      if (options[key] !== undefined) {
+        throw new TypeError(
+          `Invalid option "${key}": it cannot be combined with "path" (a unix socket has no ${
+            key === "allow"
+              ? "peer IP address"
+              : key === "tls"
+              ? "TLS support here"
+              : key
+          })`,
+        );
+      }
+    }
+    address = { transport: "unix", path: absolutePath(options.path) };
+    endpoint = address.path;
+  } else {
+    const host = options.host === undefined
+      ? (passive ? "0.0.0.0" : "localhost")
+      : options.host;
+    if (typeof host !== "string" || host === "") {
+      throw new TypeError(
+        'Invalid option "host": expected a host name or IP address',
+      );
+    }
+    if (!passive && options.port === undefined) {
+      throw new TypeError(
+        'Missing option "port": an active connector needs the port of its counterpart (1-65535)',
+      );
+    }
+    const port = checkPort(
+      options.port === undefined ? 0 : options.port,
+      mode,
+    );
+    const hostname = host.startsWith("[") && host.endsWith("]")
+      ? host.slice(1, -1)
+      : host;
+    address = { transport: "tcp", hostname, port };
+    endpoint = formatHostPort(hostname, port);
+  }
+
+  if (options.timeout !== undefined) {
+    checkMilliseconds(options.timeout, "timeout");
+  }
+  if (
+    options.signal !== undefined && !(options.signal instanceof AbortSignal)
+  ) {
+    throw new TypeError('Invalid option "signal": expected an AbortSignal');
+  }
+  if (options.retry !== undefined && passive) {
+    throw new TypeError(
+      'Invalid option "retry": it applies to active connectors only (a passive connector waits; use timeout)',
+    );
+  }
+  const retry = options.retry === undefined
+    ? Object.freeze({ attempts: 1, delay: 0, maxDelay: 0 })
+    : checkRetry(options.retry);
+  if (options.allow !== undefined && !passive) {
+    throw new TypeError(
+      'Invalid option "allow": it applies to passive connectors only (it filters incoming peers)',
+    );
+  }
+  const allow = options.allow === undefined
+    ? undefined
+    : Object.freeze(parseAllowList(options.allow));
+  if (options.handshakeTimeout !== undefined && !passive) {
+    throw new TypeError(
+      'Invalid option "handshakeTimeout": it applies to passive connectors only (an active connector bounds its whole setup with timeout)',
+    );
+  }
+  const handshakeTimeout = options.handshakeTimeout === undefined
+    ? DEFAULT_HANDSHAKE_TIMEOUT
+    : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");
+
+  const transport = options.transport === undefined
+    ? denoTransport
+    : options.transport;
+  const needed = passive ? "listen" : "connect";
+  if (
+    typeof transport !== "object" || transport === null ||
+    typeof transport[needed] !== "function"
+  ) {
+    throw new TypeError(
+      `Invalid option "transport": a ${mode} connector needs an object with a ${needed}() method`,
+    );
+  }
+  const tls = parseTlsOption(options.tls, mode);
+  if (tls !== undefined && options.transport !== undefined) {
+    throw new TypeError(
+      'Invalid option "transport": it cannot be combined with "tls" (TLS runs over the built-in TCP transport)',
+    );
+  }
+  if (
+    tls?.hostname !== undefined &&
+    (tls.cert !== undefined || tls.certFile !== undefined) &&
+    address.transport === "tcp" &&
+    tls.hostname !== address.hostname
+  ) {
+    throw new TypeError(
+      'Invalid option "tls.hostname": with a client certificate the verified name must be the host dialled (Deno.connectTls cannot verify another name)',
+    );
+  }
+  const secretSource = parseSecretOption(options.secret);
+  if (
+    options.requestPermissions !== undefined &&
+    typeof options.requestPermissions !== "boolean"
+  ) {
+    throw new TypeError(
+      'Invalid option "requestPermissions": expected a boolean',
+    );
+  }
+
+  const frozen = Object.freeze({
+    ...options,
+    ...(options.allow ? { allow: Object.freeze([...options.allow]) } : {}),
+    // Never keep secret bytes where logging the connector would print them;
+    // "[redacted]" is too short to be mistaken for a secret if reused.
+    ...(typeof options.secret === "string" ||
+        options.secret instanceof Uint8Array
+      ? { secret: "[redacted]" }
+      : {}),
+  }) as Readonly<ConnectorOptions>;
+  return {
+    mode,
+    address,
+    endpoint,
+    transport,
+    tls,
+    secretSource,
+    allow,
+    retry,
+    handshakeTimeout,
+    options: frozen,
+  };
+}
+
+/** Exactly the Deno permissions a connector with these options needs. */
+export function connectorPermissions(
+  parsed: ParsedOptions,
+): ConnectorPermission[] {
+  const { address, transport, secretSource } = parsed;
+  if (transport !== denoTransport) {
+    return [
+      ...(transport.permissions?.(address, parsed.mode) ??
+        []) as ConnectorPermission[],
+      ...secretPermissions(secretSource),
+    ];
+  }
+  const files: ConnectorPermission[] = [
+    ...tlsFilePaths(parsed.tls).map((path): ConnectorPermission => ({
+      name: "read",
+      path,
+    })),
+    ...secretPermissions(secretSource),
+  ];
+  if (address.transport === "unix") {
+    return [
+      { name: "read", path: address.path },
+      { name: "write", path: address.path },
+      { name: "net", host: `unix:${address.path}` },
+      ...files,
+    ];
+  }
+  return [{ name: "net", host: parsed.endpoint }, ...files];
+}

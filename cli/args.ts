@@ -1,0 +1,185 @@
+/**
+ * Command-line parsing for the `connect` CLI: turns `Deno.args` into a
+ * validated {@linkcode CliOptions} (the {@linkcode ConnectorOptions} for the
+ * library plus what the CLI itself does with the connection), or throws a
+ * {@linkcode UsageError} whose one-line message says what was wrong. Each
+ * concern is read by a module of its own: the endpoint (`args_endpoint.ts`),
+ * TLS (`args_tls.ts`), the secret (`args_secret.ts`) and the data flags
+ * (`args_data.ts`).
+ *
+ * @module
+ */
+import type { ConnectorOptions } from "../mod.ts";
+import { type DataFlags, parseDataFlags } from "./args_data.ts";
+import { parseEndpoint } from "./args_endpoint.ts";
+import {
+  parseSecretFlags,
+  SECRET_VARIABLE,
+  type SecretChoice,
+  type SecretVariableState,
+} from "./args_secret.ts";
+import { parseTlsFlags } from "./args_tls.ts";
+import { readFlags, UsageError } from "./flags.ts";
+
+export { UsageError } from "./flags.ts";
+export type { ProgressMode } from "./args_data.ts";
+export { SECRET_VARIABLE, type SecretVariableState } from "./args_secret.ts";
+
+/** A validated command line. */
+export interface CliOptions extends DataFlags {
+  /** `connect` (active), `listen` (passive), or `help` / `version`. */
+  command: "connect" | "listen" | "help" | "version";
+  /** The options for `new Connector(...)` (for `connect` and `listen`). */
+  connector: ConnectorOptions;
+  /** `--permissions`: print the `deno run` flags and exit. */
+  permissions: boolean;
+  /** `--debug`: stack traces with errors. */
+  debug: boolean;
+  /** Where the secret comes from, if any. */
+  secret?: SecretChoice;
+  /** True when `TRANSFER_SECRET` could not be checked (no env permission). */
+  secretVariableUnknown: boolean;
+}
+
+/** The help text printed by `--help`. */
+export const HELP =
+  `connect: move bytes between stdin/stdout (or files) and one network peer,
+with honest exit codes, half-close, TLS and a progress line.
+
+Usage:
+  connect connect HOST PORT [options]   dial a listener
+  connect listen [PORT] [options]       accept exactly one peer (PORT 0 or none:
+                                        the system picks; the real port is printed)
+  connect connect --unix PATH | listen --unix PATH
+
+Setup:
+  --host ADDR          listen: bind this address (default 0.0.0.0, all IPv4)
+  --allow ADDR|CIDR    listen: admit only these peers (repeatable)
+  --unix PATH          a unix socket instead of HOST and PORT
+  --timeout SECONDS    give up setting up the connection after SECONDS
+  --retry N            connect: retry a refused connection N times
+  --wait SECONDS       connect: keep retrying until the listener is up, for up
+                       to SECONDS (instead of --timeout)
+TLS:
+  --tls                use TLS (connect verifies the listener's certificate)
+  --ca FILE            connect: trust this CA (PEM) besides the system roots
+  --cert FILE --key FILE
+                       listen: the server certificate and key (required);
+                       connect: a client certificate
+  --servername NAME    connect: the name to verify (default: HOST)
+  --alpn PROTO         ALPN protocol (repeatable, in order of preference)
+Peer authentication (a shared secret, never on the command line):
+  --secret-file FILE   read the secret (at least 16 bytes) from FILE
+  ${SECRET_VARIABLE}      the secret, from the environment (needs
+                       --allow-env=${SECRET_VARIABLE}; --permissions includes it)
+  --new-secret         listen: make a random secret and print, once, the
+                       command the counterpart runs
+Data:
+  --send FILE          send FILE instead of stdin
+  --recv FILE          write what the peer sends to FILE instead of stdout
+  --send-only          discard what the peer sends
+  --recv-only          send nothing (stdin is not read)
+Output (stdout carries data only; everything else goes to stderr):
+  --progress           show the progress line even when stderr is not a terminal
+  --quiet              no progress line, no informational lines
+  --json               one JSON event per line on stderr: listening, connected,
+                       progress, done, error
+  --permissions        print the exact deno run flags this command needs, exit
+  --debug              stack traces with errors
+  -h, --help           this text
+  --version            the version
+
+Exit codes:
+  0  every input byte was written to the peer and the peer's stream ended cleanly
+  1  network, TLS or I/O failure, including a truncated transfer (also a TLS
+     stream that ends without close_notify) and a setup timeout
+  2  usage error
+  3  a missing Deno permission (the message names the flag)
+
+Examples:
+  connect listen 9000 --recv backup.tar            # receive a file
+  connect connect host.example 9000 --send backup.tar   # send it
+  connect listen --host 127.0.0.1                  # one-shot, random port
+  connect listen 9443 --tls --cert srv.pem --key srv.key.pem
+  connect connect srv.example 9443 --tls --ca ca.pem < request > reply
+  echo hello | connect connect 127.0.0.1 9000 --wait 10
+  connect listen 9000 --new-secret                 # only the counterpart gets in
+  connect connect host 9000 --send f --permissions # the deno run flags it needs
+`;
+
+/** The command word and its operands; help and version need neither. */
+function parseCommand(positionals: string[]): {
+  command: "connect" | "listen";
+  operands: string[];
+} {
+  const [command, ...operands] = positionals;
+  if (command === undefined) {
+    throw new UsageError(
+      'missing command: "connect HOST PORT" or "listen [PORT]"',
+    );
+  }
+  if (command !== "connect" && command !== "listen") {
+    throw new UsageError(
+      `unknown command ${
+        JSON.stringify(command)
+      }: expected "connect HOST PORT" or "listen [PORT]"`,
+    );
+  }
+  return { command, operands };
+}
+
+/**
+ * Parses and validates a command line.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCliArgs } from "./args.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options = parseCliArgs(["connect", "127.0.0.1", "7000", "--retry", "3"]);
+ * assertEquals(options.connector.port, 7000);
+ * assertEquals(options.connector.retry?.attempts, 4);
+ * ```
+ *
+ * @param args The arguments after the program name.
+ * @param secretVariable Whether `TRANSFER_SECRET` is set (`"unknown"` when
+ * the process may not read it).
+ * @returns The validated options.
+ * @throws {UsageError} With a one-line message on any malformed command line.
+ */
+export function parseCliArgs(
+  args: readonly string[],
+  secretVariable: SecretVariableState = "unset",
+): CliOptions {
+  const flags = readFlags(args);
+  const base = {
+    connector: {},
+    sendOnly: false,
+    recvOnly: false,
+    json: false,
+    progress: "never" as const,
+    quiet: false,
+    permissions: false,
+    debug: flags.flag("debug"),
+    secretVariableUnknown: false,
+  };
+  if (flags.flag("help")) return { ...base, command: "help" };
+  if (flags.flag("version")) return { ...base, command: "version" };
+
+  const { command, operands } = parseCommand(flags.positionals);
+  const passive = command === "listen";
+  const connector = parseEndpoint(flags, passive, operands);
+  const tls = parseTlsFlags(flags, passive);
+  if (tls !== undefined) connector.tls = tls;
+  const { secret, option } = parseSecretFlags(flags, secretVariable);
+  if (option !== undefined) connector.secret = option;
+  return {
+    command,
+    connector,
+    ...parseDataFlags(flags),
+    permissions: flags.flag("permissions"),
+    debug: flags.flag("debug"),
+    secret,
+    secretVariableUnknown: secret === undefined && secretVariable === "unknown",
+  };
+}

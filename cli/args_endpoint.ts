@@ -1,0 +1,142 @@
+/**
+ * The endpoint part of a command line: `HOST PORT`, `[PORT]` or `--unix
+ * PATH`, `--host`, `--allow`, and when to give up (`--timeout`, `--wait`,
+ * `--retry`).
+ *
+ * @module
+ */
+import type { ConnectorOptions } from "../mod.ts";
+import { type Flags, parseSeconds, UsageError } from "./flags.ts";
+
+const CONNECT_ONLY = ["ca", "servername", "retry", "wait"] as const;
+const LISTEN_ONLY = ["host", "allow", "new-secret"] as const;
+const MAX_RETRIES = 1_000_000;
+
+function parsePort(text: string, command: "connect" | "listen"): number {
+  const min = command === "connect" ? 1 : 0;
+  if (!/^\d{1,5}$/.test(text) || Number(text) < min || Number(text) > 65535) {
+    throw new UsageError(
+      `PORT must be an integer from ${min} to 65535, got ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return Number(text);
+}
+
+/** Refuses the flags that belong to the other command. */
+export function checkCommandFlags(flags: Flags, passive: boolean): void {
+  for (const name of passive ? CONNECT_ONLY : LISTEN_ONLY) {
+    if (flags.given(name)) {
+      throw new UsageError(
+        `--${name} applies to "${passive ? "connect" : "listen"}" only`,
+      );
+    }
+  }
+}
+
+function parseUnix(flags: Flags, operands: string[], path: string) {
+  if (operands.length > 0) {
+    throw new UsageError(
+      `--unix replaces HOST and PORT; unexpected ${
+        JSON.stringify(operands[0])
+      }`,
+    );
+  }
+  for (const name of ["host", "allow", "tls"] as const) {
+    if (flags.given(name)) {
+      throw new UsageError(`--${name} cannot be combined with --unix`);
+    }
+  }
+  return { path };
+}
+
+function parseListenAddress(flags: Flags, operands: string[]) {
+  if (operands.length > 1) {
+    throw new UsageError(
+      `"listen" takes one PORT; unexpected ${JSON.stringify(operands[1])}`,
+    );
+  }
+  return {
+    host: flags.value("host") ?? "0.0.0.0",
+    port: operands[0] === undefined ? 0 : parsePort(operands[0], "listen"),
+  };
+}
+
+function parseConnectAddress(operands: string[]) {
+  if (operands.length < 2) {
+    throw new UsageError(
+      `"connect" needs HOST and PORT (missing ${
+        operands.length === 0 ? "HOST and PORT" : "PORT"
+      })`,
+    );
+  }
+  if (operands.length > 2) {
+    throw new UsageError(
+      `"connect" takes HOST and PORT; unexpected ${
+        JSON.stringify(operands[2])
+      }`,
+    );
+  }
+  if (operands[0] === "") throw new UsageError("HOST must not be empty");
+  return { host: operands[0], port: parsePort(operands[1], "connect") };
+}
+
+/** `--timeout`, `--wait` and `--retry` as the connector's timeout and retry. */
+function parseTiming(flags: Flags): ConnectorOptions {
+  const timeout = flags.value("timeout");
+  const wait = flags.value("wait");
+  const retry = flags.value("retry");
+  if (timeout !== undefined && wait !== undefined) {
+    throw new UsageError(
+      "give --wait (retry until then) or --timeout, not both",
+    );
+  }
+  const timing: ConnectorOptions = {};
+  if (timeout !== undefined) timing.timeout = parseSeconds(timeout, "timeout");
+  if (wait !== undefined) timing.timeout = parseSeconds(wait, "wait");
+  if (retry !== undefined) {
+    if (!/^\d{1,7}$/.test(retry) || Number(retry) > MAX_RETRIES) {
+      throw new UsageError(
+        `--retry expects a number of retries from 0 to ${MAX_RETRIES}, got ${
+          JSON.stringify(retry)
+        }`,
+      );
+    }
+  }
+  if (retry !== undefined || wait !== undefined) {
+    timing.retry = {
+      attempts: retry !== undefined
+        ? Number(retry) + 1
+        : Number.MAX_SAFE_INTEGER,
+      delay: 100,
+      maxDelay: 1000,
+    };
+  }
+  return timing;
+}
+
+/**
+ * The connector options for where to connect or listen and for how long:
+ * mode, host and port or path, allow list, timeout and retry.
+ */
+export function parseEndpoint(
+  flags: Flags,
+  passive: boolean,
+  operands: string[],
+): ConnectorOptions {
+  checkCommandFlags(flags, passive);
+  const unix = flags.value("unix");
+  const address = unix !== undefined
+    ? parseUnix(flags, operands, unix)
+    : passive
+    ? parseListenAddress(flags, operands)
+    : parseConnectAddress(operands);
+  const connector: ConnectorOptions = {
+    mode: passive ? "passive" : "active",
+    ...address,
+  };
+  const allow = flags.values("allow");
+  if (allow.length > 0) connector.allow = allow;
+  return { ...connector, ...parseTiming(flags) };
+}
