@@ -4,16 +4,51 @@
  * side by side under a time limit, and hand over the first that passes,
  * closing the listener and every other candidate at once.
  *
+ * Under a flood the peers in vetting are bounded by a queue sized from the
+ * process's free descriptors; when it is full, the peer that has shown the
+ * least progress goes first (silent before mid-handshake, oldest first among
+ * equals), and silent peers lose most of their handshake time. A process out
+ * of descriptors (EMFILE, ENFILE) backs off and keeps waiting. The design and
+ * its measurements are in docs/vetting.md.
+ *
  * @module
  */
 import { formatAddr } from "./address.ts";
 import { closeQuietly, SetupScope } from "./_abort.ts";
 import { isAllowed } from "./_allow.ts";
 import { authenticate } from "./auth.ts";
+import { countDescriptors, isDescriptorExhaustion } from "./_descriptors.ts";
 import { completeHandshake } from "./tls.ts";
 
-/** Peers vetted at once by a passive connector; the oldest is dropped beyond. */
-const MAX_PENDING_PEERS = 64;
+/**
+ * How far a peer in vetting has got, least first. For TLS a peer that sent
+ * nothing and one that sent a ClientHello and stalled look the same (Deno
+ * tells only when the handshake completes or fails), so both are `Silent`.
+ */
+export const Progress = Object.freeze({
+  /** Accepted; nothing seen yet (no TLS handshake, no secret bytes). */
+  Silent: 0,
+  /** The TLS handshake completed; the secret exchange has not started. */
+  Secured: 1,
+  /** The first bytes of the secret exchange arrived. */
+  Speaking: 2,
+});
+
+/** One of the {@linkcode Progress} levels. */
+export type ProgressLevel = typeof Progress[keyof typeof Progress];
+
+/** Queue size when the descriptors cannot be counted (no read access to /proc/self). */
+export const FALLBACK_QUEUE_SIZE = 512;
+/** The queue never shrinks below this, however few descriptors are left. */
+export const MIN_QUEUE_SIZE = 8;
+/** Upper bound on the queue, whatever the descriptor budget (memory, CPU). */
+export const MAX_QUEUE_SIZE = 4096;
+/** Milliseconds a silent peer keeps when the queue is at least half full. */
+export const SILENT_TIME_UNDER_PRESSURE = 1000;
+/** Milliseconds between two counts of the open descriptors during a wait. */
+const RECOUNT_INTERVAL = 500;
+/** First and longest pause after an accept failed for want of descriptors. */
+const EXHAUSTION_BACKOFF = { first: 10, max: 1000 };
 
 /** What {@linkcode vetPeer} checks. */
 export interface VetOptions {
@@ -25,11 +60,41 @@ export interface VetOptions {
   timeout: number;
 }
 
-/** Runs the checks a candidate peer must pass before it becomes the counterpart. */
+/**
+ * `conn` as seen by the secret exchange: the same connection, except that
+ * the first read that returns bytes reports {@linkcode Progress.Speaking}.
+ */
+function watchFirstBytes(
+  conn: Deno.Conn,
+  onProgress: (level: ProgressLevel) => void,
+): Deno.Conn {
+  let spoken = false;
+  const read = async (buffer: Uint8Array): Promise<number | null> => {
+    const count = await conn.read(buffer);
+    if (!spoken && count !== null && count > 0) {
+      spoken = true;
+      onProgress(Progress.Speaking);
+    }
+    return count;
+  };
+  return new Proxy(conn, {
+    get(target, property) {
+      if (property === "read") return read;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Runs the checks a candidate peer must pass before it becomes the
+ * counterpart, reporting each step it completes to `onProgress`.
+ */
 export async function vetPeer(
   conn: Deno.Conn,
   options: VetOptions,
   signal: AbortSignal,
+  onProgress: (level: ProgressLevel) => void = () => {},
 ): Promise<void> {
   using scope = new SetupScope(
     [signal],
@@ -41,10 +106,94 @@ export async function vetPeer(
   );
   if (options.tls) {
     await completeHandshake(conn as Deno.TlsConn, scope.signal);
+    onProgress(Progress.Secured);
   }
   if (options.secret !== undefined) {
-    await authenticate(conn, "passive", options.secret, scope.signal);
+    await authenticate(
+      watchFirstBytes(conn, onProgress),
+      "passive",
+      options.secret,
+      scope.signal,
+    );
   }
+}
+
+/** Peers in vetting, by progress and, within a level, by age (oldest first). */
+class VettingQueue implements Iterable<Deno.Conn> {
+  #levels: Map<Deno.Conn, number>[] = [new Map(), new Map(), new Map()];
+  #level = new Map<Deno.Conn, ProgressLevel>();
+
+  get size(): number {
+    return this.#level.size;
+  }
+
+  has(conn: Deno.Conn): boolean {
+    return this.#level.has(conn);
+  }
+
+  /** Adds a silent peer, accepted at `now` (ms). */
+  add(conn: Deno.Conn, now: number): void {
+    this.#level.set(conn, Progress.Silent);
+    this.#levels[Progress.Silent].set(conn, now);
+  }
+
+  /** Moves a peer up to `level` (never down); it is the youngest there. */
+  promote(conn: Deno.Conn, level: ProgressLevel, now: number): void {
+    const current = this.#level.get(conn);
+    if (current === undefined || current >= level) return;
+    this.#levels[current].delete(conn);
+    this.#levels[level].set(conn, now);
+    this.#level.set(conn, level);
+  }
+
+  delete(conn: Deno.Conn): void {
+    const level = this.#level.get(conn);
+    if (level === undefined) return;
+    this.#levels[level].delete(conn);
+    this.#level.delete(conn);
+  }
+
+  /** The oldest peer of the lowest level that has one. */
+  leastProgressed(): Deno.Conn | undefined {
+    for (const level of this.#levels) {
+      for (const conn of level.keys()) return conn;
+    }
+    return undefined;
+  }
+
+  /** Silent peers accepted before `before` (ms), oldest first. */
+  *silentSince(before: number): Generator<Deno.Conn> {
+    for (const [conn, since] of this.#levels[Progress.Silent]) {
+      if (since >= before) return;
+      yield conn;
+    }
+  }
+
+  [Symbol.iterator](): Iterator<Deno.Conn> {
+    return this.#level.keys();
+  }
+
+  clear(): void {
+    for (const level of this.#levels) level.clear();
+    this.#level.clear();
+  }
+}
+
+/**
+ * How many peers may be in vetting: half the free descriptors (the other
+ * half is left to the program and, with TLS, to dropped peers whose sockets
+ * Deno keeps open), plus those already in vetting, within
+ * [{@linkcode MIN_QUEUE_SIZE}, {@linkcode MAX_QUEUE_SIZE}];
+ * {@linkcode FALLBACK_QUEUE_SIZE} when the descriptors cannot be counted.
+ */
+export function queueSizeFromDescriptors(inVetting: number): number {
+  const count = countDescriptors();
+  if (count === undefined) return FALLBACK_QUEUE_SIZE;
+  const free = Math.max(0, count.limit - count.open);
+  return Math.min(
+    MAX_QUEUE_SIZE,
+    Math.max(MIN_QUEUE_SIZE, inVetting + Math.floor(free / 2)),
+  );
 }
 
 /** What {@linkcode acceptCounterpart} needs from its connector. */
@@ -55,14 +204,36 @@ export interface AcceptOptions {
   signal: AbortSignal;
   /** Compiled allow list; undefined admits every peer. */
   allow: readonly string[] | undefined;
-  /** The checks a candidate must pass; undefined: the first peer wins. */
-  vet: ((conn: Deno.Conn, signal: AbortSignal) => Promise<void>) | undefined;
+  /**
+   * The checks a candidate must pass, reporting its progress; undefined: the
+   * first peer wins.
+   */
+  vet:
+    | ((
+      conn: Deno.Conn,
+      signal: AbortSignal,
+      onProgress: (level: ProgressLevel) => void,
+    ) => Promise<void>)
+    | undefined;
+  /** Milliseconds a peer gets for its checks (bounds the time under pressure). */
+  handshakeTimeout?: number;
+  /** Peers vetted at once; default: from the descriptor budget. */
+  queueSize?: number;
   /** Closes the listening socket (idempotent). */
   closeListener(): void;
   /** Counts a peer closed instead of accepted. */
   onRejected(): void;
+  /** Counts an accept that failed for want of descriptors (EMFILE, ENFILE). */
+  onExhausted?(): void;
   /** The error to reject with when `accept()` fails for good. */
   acceptError(error: unknown): unknown;
+}
+
+/** Whether an accept failed because the peer went away before it was accepted. */
+function isPeerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted;
 }
 
 /**
@@ -71,35 +242,90 @@ export interface AcceptOptions {
  */
 export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
   const { listener, signal } = options;
-  const pending = new Set<Deno.Conn>();
+  const queue = new VettingQueue();
+  const silentTime = Math.min(
+    options.handshakeTimeout ?? Infinity,
+    SILENT_TIME_UNDER_PRESSURE,
+  );
+  let queueSize = options.queueSize ?? queueSizeFromDescriptors(0);
+  let counted = performance.now();
+  const recount = (now: number) => {
+    if (options.queueSize !== undefined) return;
+    if (now - counted < RECOUNT_INTERVAL) return;
+    counted = now;
+    queueSize = queueSizeFromDescriptors(queue.size);
+  };
   return new Promise<Deno.Conn>((resolve, reject) => {
     let settled = false;
     // The accept in flight: a listener with a pending accept is only really
     // closed once that accept has settled, so results wait for it.
     let accepting: Promise<unknown> = Promise.resolve();
+    let wake: (() => void) | undefined;
     const finish = (report: () => void) => {
       settled = true;
       signal.removeEventListener("abort", onAbort);
       options.closeListener();
-      for (const conn of pending) closeQuietly(conn);
-      pending.clear();
+      for (const conn of queue) closeQuietly(conn);
+      queue.clear();
+      wake?.();
       accepting.then(report, report);
     };
     const onAbort = () => {
       if (!settled) finish(() => reject(signal.reason));
     };
     const win = (conn: Deno.Conn) => {
-      if (settled) return closeQuietly(conn);
-      pending.delete(conn);
+      // A peer dropped (and closed) while its last check was completing
+      // must not win: it is closed and already counted.
+      if (settled || !queue.has(conn)) return;
+      queue.delete(conn);
       finish(() => resolve(conn));
     };
     const drop = (conn: Deno.Conn) => {
-      pending.delete(conn);
+      queue.delete(conn);
       closeQuietly(conn);
       options.onRejected();
     };
+    /** Makes room: silent peers past their time under pressure, then the least progressed. */
+    const shed = (now: number) => {
+      if (queue.size * 2 >= queueSize) {
+        for (const conn of [...queue.silentSince(now - silentTime)]) {
+          drop(conn);
+        }
+      }
+      while (queue.size > queueSize) drop(queue.leastProgressed()!);
+    };
+    /** Resolves after `ms`, or at once when the wait ends. */
+    const pause = (ms: number) =>
+      new Promise<void>((done) => {
+        const timer = setTimeout(() => {
+          wake = undefined;
+          done();
+        }, ms);
+        wake = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
     signal.addEventListener("abort", onAbort, { once: true });
+    const admit = (conn: Deno.Conn, vet: NonNullable<AcceptOptions["vet"]>) => {
+      const now = performance.now();
+      recount(now);
+      queue.add(conn, now);
+      shed(now);
+      if (!queue.has(conn)) return;
+      vet(
+        conn,
+        signal,
+        (level) => queue.promote(conn, level, performance.now()),
+      ).then(
+        () => win(conn),
+        () => {
+          if (queue.has(conn)) drop(conn);
+        },
+      );
+    };
     const acceptLoop = async () => {
+      let backoff = EXHAUSTION_BACKOFF.first;
       while (!settled) {
         let conn: Deno.Conn;
         try {
@@ -109,13 +335,24 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
         } catch (error) {
           if (settled) return;
           accepting = Promise.resolve();
-          if (
-            error instanceof Deno.errors.NotConnected ||
-            error instanceof Deno.errors.ConnectionReset ||
-            error instanceof Deno.errors.ConnectionAborted
-          ) {
+          if (isPeerGone(error)) {
             // The peer reset before it was accepted: it is gone, wait on.
             options.onRejected();
+            continue;
+          }
+          if (isDescriptorExhaustion(error)) {
+            // Temporary: the peer waits in the backlog. Free a descriptor
+            // held by the least promising peer, let others close, retry.
+            // A queue sized without a descriptor count (or one the program
+            // outgrew) shrinks to what fitted.
+            options.onExhausted?.();
+            const victim = queue.leastProgressed();
+            if (victim !== undefined) drop(victim);
+            if (options.queueSize === undefined) {
+              queueSize = Math.max(MIN_QUEUE_SIZE, queue.size);
+            }
+            await pause(backoff);
+            backoff = Math.min(backoff * 2, EXHAUSTION_BACKOFF.max);
             continue;
           }
           const failure = options.acceptError(error);
@@ -123,6 +360,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           return;
         }
         accepting = Promise.resolve();
+        backoff = EXHAUSTION_BACKOFF.first;
         if (settled) return closeQuietly(conn);
         if (
           options.allow !== undefined &&
@@ -131,17 +369,11 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           drop(conn);
           continue;
         }
-        if (options.vet === undefined) return win(conn);
-        pending.add(conn);
-        if (pending.size > MAX_PENDING_PEERS) {
-          drop(pending.values().next().value!);
+        if (options.vet === undefined) {
+          queue.add(conn, 0);
+          return win(conn);
         }
-        options.vet(conn, signal).then(
-          () => win(conn),
-          () => {
-            if (pending.has(conn)) drop(conn);
-          },
-        );
+        admit(conn, options.vet);
       }
     };
     acceptLoop();

@@ -32,7 +32,12 @@ import {
   resolveTlsMaterial,
   type TlsOptions,
 } from "./tls.ts";
-import type { ConnectorTransport, TransportAddress } from "./transport.ts";
+import {
+  type ConnectorTransport,
+  denoTransport,
+  type TransportAddress,
+} from "./transport.ts";
+import { checkedConn, checkedListener } from "./_transport_results.ts";
 
 /** `"active"` connects to the counterpart; `"passive"` waits for it. */
 export type ConnectorMode = "active" | "passive";
@@ -140,6 +145,7 @@ export class Connector implements Disposable, AsyncDisposable {
   #connectStarted = false;
   #closed = new AbortController();
   #rejectedPeers = 0;
+  #descriptorShortages = 0;
 
   /**
    * Validates the options; needs no permission and opens nothing.
@@ -167,6 +173,15 @@ export class Connector implements Disposable, AsyncDisposable {
   /** How many peers a passive connector closed instead of accepting (not allowed, failed handshake). */
   get rejectedPeers(): number {
     return this.#rejectedPeers;
+  }
+
+  /**
+   * How many times a passive connector's accept failed because descriptors
+   * ran out (EMFILE, ENFILE): each time it paused, closed its least
+   * promising peer in vetting and waited on.
+   */
+  get descriptorShortages(): number {
+    return this.#descriptorShortages;
   }
 
   /**
@@ -245,7 +260,9 @@ export class Connector implements Disposable, AsyncDisposable {
    * ```
    *
    * @returns The bound address; with port 0, `port` is the real one.
-   * @throws {TypeError} On an active connector.
+   * @throws {TypeError} On an active connector, or when a custom transport's
+   * `listen()` returns something that is not a `Deno.Listener`.
+   * @throws {Deno.errors.Interrupted} After `close()`.
    * @throws {Deno.errors.NotCapable} Without net permission, naming the flag.
    * @throws {Deno.errors.AddrInUse} When the port is taken, naming the endpoint.
    */
@@ -257,12 +274,15 @@ export class Connector implements Disposable, AsyncDisposable {
         ),
       );
     }
-    if (this.#listening === undefined) {
-      if (this.#closed.signal.aborted) {
-        return Promise.reject(this.#closedError());
-      }
-      this.#listening = this.#bind();
+    // A closed connector, or one whose signal has fired, binds nothing and no
+    // longer reports the address of a listener it has closed.
+    if (this.#closed.signal.aborted) {
+      return Promise.reject(this.#closedError());
     }
+    if (this.options.signal?.aborted) {
+      return Promise.reject(this.options.signal.reason);
+    }
+    this.#listening ??= this.#bind();
     return this.#listening;
   }
 
@@ -314,13 +334,20 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     if (listening instanceof Promise) {
       return listening.then(
-        (listener) => this.#adopt(listener),
+        (listener) => this.#adopt(this.#checkedListener(listener)),
         (error) => {
           throw this.#fail(error, `Cannot listen on ${this.#endpoint}`);
         },
       );
     }
-    return this.#adopt(listening);
+    return this.#adopt(this.#checkedListener(listening));
+  }
+
+  /** A custom transport's listener, checked; the built-in one is trusted. */
+  #checkedListener(listener: unknown): Deno.Listener {
+    return this.#transport === denoTransport
+      ? listener as Deno.Listener
+      : checkedListener(listener, "listen()");
   }
 
   #adopt(listener: Deno.Listener): Deno.Addr {
@@ -478,8 +505,13 @@ export class Connector implements Disposable, AsyncDisposable {
         closeQuietly,
       );
     }
+    const dialing = this.#transport.connect!(address, signal);
     return raceAbort(
-      this.#transport.connect!(address, signal),
+      this.#transport === denoTransport
+        ? dialing
+        : Promise.resolve(dialing).then((conn) =>
+          checkedConn(conn, "connect()")
+        ),
       signal,
       closeQuietly,
     );
@@ -522,6 +554,7 @@ export class Connector implements Disposable, AsyncDisposable {
   async #acceptPeer(): Promise<Deno.Conn> {
     using scope = this.#scope("waiting for a counterpart on");
     const { signal } = scope;
+    if (signal.aborted) throw signal.reason; // binds nothing
     if (!this.#listenerOpen) await this.listen();
     let secret: Uint8Array | undefined;
     if (this.#secretSource !== undefined) {
@@ -542,15 +575,18 @@ export class Connector implements Disposable, AsyncDisposable {
       signal,
       allow: this.#allow,
       vet: tls || secret !== undefined
-        ? (conn, signal) =>
+        ? (conn, signal, onProgress) =>
           vetPeer(
             conn,
             { tls, secret, timeout: this.#handshakeTimeout },
             signal,
+            onProgress,
           )
         : undefined,
+      handshakeTimeout: this.#handshakeTimeout,
       closeListener: () => this.#closeListener(),
       onRejected: () => this.#rejectedPeers++,
+      onExhausted: () => this.#descriptorShortages++,
       acceptError: (error) =>
         this.#fail(error, `Cannot accept on ${this.#endpoint}`),
     });
