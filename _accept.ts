@@ -59,8 +59,11 @@ export interface AcceptOptions {
   vet: ((conn: Deno.Conn, signal: AbortSignal) => Promise<void>) | undefined;
   /** Closes the listening socket (idempotent). */
   closeListener(): void;
-  /** Counts a peer closed instead of accepted. */
-  onRejected(): void;
+  /**
+   * Counts and reports a peer closed instead of accepted: its address (when
+   * it got that far) and why.
+   */
+  onRejected(peer: Deno.Addr | undefined, reason: unknown): void;
   /** The error to reject with when `accept()` fails for good. */
   acceptError(error: unknown): unknown;
 }
@@ -93,10 +96,10 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
       pending.delete(conn);
       finish(() => resolve(conn));
     };
-    const drop = (conn: Deno.Conn) => {
+    const drop = (conn: Deno.Conn, reason: unknown) => {
       pending.delete(conn);
       closeQuietly(conn);
-      options.onRejected();
+      options.onRejected(conn.remoteAddr, reason);
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const acceptLoop = async () => {
@@ -115,7 +118,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
             error instanceof Deno.errors.ConnectionAborted
           ) {
             // The peer reset before it was accepted: it is gone, wait on.
-            options.onRejected();
+            options.onRejected(undefined, error);
             continue;
           }
           const failure = options.acceptError(error);
@@ -128,18 +131,23 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           options.allow !== undefined &&
           !isAllowed(conn.remoteAddr, options.allow)
         ) {
-          drop(conn);
+          drop(conn, new Deno.errors.PermissionDenied("not in the allow list"));
           continue;
         }
         if (options.vet === undefined) return win(conn);
         pending.add(conn);
         if (pending.size > MAX_PENDING_PEERS) {
-          drop(pending.values().next().value!);
+          drop(
+            pending.values().next().value!,
+            new Deno.errors.Busy(
+              `dropped: more than ${MAX_PENDING_PEERS} peers were being vetted at once`,
+            ),
+          );
         }
         options.vet(conn, signal).then(
           () => win(conn),
-          () => {
-            if (pending.has(conn)) drop(conn);
+          (error) => {
+            if (pending.has(conn)) drop(conn, error);
           },
         );
       }
