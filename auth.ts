@@ -412,8 +412,8 @@ function capitalize(text: string): string {
   return text[0].toUpperCase() + text.slice(1);
 }
 
-/** Checks the version byte of a hello; writes the plain notice to a stranger. */
-async function checkHello(side: Side, hello: Uint8Array): Promise<void> {
+/** Checks the version byte of a hello. */
+function checkHello(side: Side, hello: Uint8Array): void {
   const version = hello[0];
   if (version === PROTOCOL_VERSION) return;
   if (version === HMAC_VERSION) {
@@ -432,16 +432,32 @@ async function checkHello(side: Side, hello: Uint8Array): Promise<void> {
   );
 }
 
-/** Reads the first byte of the active side's hello; a stranger gets the notice. */
+/** Reads the active side's hello; a stranger gets the plain notice. */
 async function readActiveHello(side: Side): Promise<Uint8Array> {
-  const first = await readPart(side, 1, "hello");
+  // One read first (never more than a hello), to see what the peer speaks.
+  const first = new Uint8Array(HELLO_LENGTH);
+  let count: number | null;
+  try {
+    count = await side.conn.read(first);
+  } catch (error) {
+    if (
+      !(error instanceof Deno.errors.UnexpectedEof) &&
+      !(error instanceof Deno.errors.ConnectionReset)
+    ) throw error;
+    count = null;
+  }
+  if (count === null) return await readPart(side, HELLO_LENGTH, "hello");
   if (first[0] !== PROTOCOL_VERSION && first[0] !== HMAC_VERSION) {
     // Plain text to a peer that does not run the exchange (a client without
     // the secret, nc, a browser): it learns what this listener expects.
     await writeAll(side.conn, encoder.encode(PLAIN_NOTICE)).catch(() => {});
-    await checkHello(side, first);
+    checkHello(side, first.subarray(0, count));
   }
-  return concat(first, await readPart(side, HELLO_LENGTH - 1, "hello"));
+  if (count === HELLO_LENGTH) return first;
+  return concat(
+    first.subarray(0, count),
+    await readPart(side, HELLO_LENGTH - count, "hello"),
+  );
 }
 
 /** What both sides derive once the shares are known. */
@@ -511,7 +527,7 @@ async function runActive(side: Side): Promise<void> {
   const hello = newHello();
   await writeAll(side.conn, hello);
   const peerHello = await readPart(side, HELLO_LENGTH, "hello");
-  await checkHello(side, peerHello);
+  checkHello(side, peerHello);
   checkNonces(side, hello, peerHello);
   const sid = concat(hello.subarray(1), peerHello.subarray(1));
   const generator = await calculateGenerator(
@@ -540,7 +556,7 @@ async function runPassive(side: Side): Promise<void> {
   if (peerHello[0] !== PROTOCOL_VERSION) {
     // An old peer reads this hello and reports the version it names.
     await writeAll(side.conn, hello).catch(() => {});
-    await checkHello(side, peerHello);
+    checkHello(side, peerHello);
   }
   checkNonces(side, hello, peerHello);
   const sid = concat(peerHello.subarray(1), hello.subarray(1));
