@@ -304,7 +304,6 @@ function generate(random: () => number): Case {
   if (chance(0.25)) {
     const [value, verdict] = pickFrom(MILLISECONDS);
     options.handshakeTimeout = value;
-    if (modeKnown && !passive) fault("T", "handshakeTimeout");
     if (verdict !== "ok") fault(verdict, "handshakeTimeout");
   }
   // transport and tls are not combined (the documentation leaves it open).
