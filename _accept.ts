@@ -221,8 +221,11 @@ export interface AcceptOptions {
   queueSize?: number;
   /** Closes the listening socket (idempotent). */
   closeListener(): void;
-  /** Counts a peer closed instead of accepted. */
-  onRejected(): void;
+  /**
+   * Counts and reports a peer closed instead of accepted: its address (when
+   * it got that far) and why.
+   */
+  onRejected(peer: Deno.Addr | undefined, reason: unknown): void;
   /** Counts an accept that failed for want of descriptors (EMFILE, ENFILE). */
   onExhausted?(): void;
   /** The error to reject with when `accept()` fails for good. */
@@ -280,19 +283,31 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
       queue.delete(conn);
       finish(() => resolve(conn));
     };
-    const drop = (conn: Deno.Conn) => {
+    const drop = (conn: Deno.Conn, reason: unknown) => {
       queue.delete(conn);
       closeQuietly(conn);
-      options.onRejected();
+      options.onRejected(conn.remoteAddr, reason);
     };
     /** Makes room: silent peers past their time under pressure, then the least progressed. */
     const shed = (now: number) => {
       if (queue.size * 2 >= queueSize) {
         for (const conn of [...queue.silentSince(now - silentTime)]) {
-          drop(conn);
+          drop(
+            conn,
+            new Deno.errors.TimedOut(
+              "dropped: silent while the queue of peers in vetting was under pressure",
+            ),
+          );
         }
       }
-      while (queue.size > queueSize) drop(queue.leastProgressed()!);
+      while (queue.size > queueSize) {
+        drop(
+          queue.leastProgressed()!,
+          new Deno.errors.Busy(
+            `dropped: more than ${queueSize} peers were being vetted at once`,
+          ),
+        );
+      }
     };
     /** Resolves after `ms`, or at once when the wait ends. */
     const pause = (ms: number) =>
@@ -319,8 +334,8 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
         (level) => queue.promote(conn, level, performance.now()),
       ).then(
         () => win(conn),
-        () => {
-          if (queue.has(conn)) drop(conn);
+        (error) => {
+          if (queue.has(conn)) drop(conn, error);
         },
       );
     };
@@ -337,7 +352,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           accepting = Promise.resolve();
           if (isPeerGone(error)) {
             // The peer reset before it was accepted: it is gone, wait on.
-            options.onRejected();
+            options.onRejected(undefined, error);
             continue;
           }
           if (isDescriptorExhaustion(error)) {
@@ -347,7 +362,14 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
             // outgrew) shrinks to what fitted.
             options.onExhausted?.();
             const victim = queue.leastProgressed();
-            if (victim !== undefined) drop(victim);
+            if (victim !== undefined) {
+              drop(
+                victim,
+                new Deno.errors.Busy(
+                  "dropped: out of file descriptors, the least advanced peer made room",
+                ),
+              );
+            }
             if (options.queueSize === undefined) {
               queueSize = Math.max(MIN_QUEUE_SIZE, queue.size);
             }
@@ -366,7 +388,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           options.allow !== undefined &&
           !isAllowed(conn.remoteAddr, options.allow)
         ) {
-          drop(conn);
+          drop(conn, new Deno.errors.PermissionDenied("not in the allow list"));
           continue;
         }
         if (options.vet === undefined) {

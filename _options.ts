@@ -39,6 +39,7 @@ const OPTION_NAMES = [
   "handshakeTimeout",
   "secret",
   "requestPermissions",
+  "onRejectedPeer",
 ] as const;
 const RETRY_NAMES = ["attempts", "delay", "maxDelay"] as const;
 const MAX_TIMER = 2_147_483_647;
@@ -238,11 +239,6 @@ export function parseConnectorOptions(
   const allow = options.allow === undefined
     ? undefined
     : Object.freeze(parseAllowList(options.allow));
-  if (options.handshakeTimeout !== undefined && !passive) {
-    throw new TypeError(
-      'Invalid option "handshakeTimeout": it applies to passive connectors only (an active connector bounds its whole setup with timeout)',
-    );
-  }
   const handshakeTimeout = options.handshakeTimeout === undefined
     ? DEFAULT_HANDSHAKE_TIMEOUT
     : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");
@@ -276,6 +272,18 @@ export function parseConnectorOptions(
     );
   }
   const secretSource = parseSecretOption(options.secret);
+  if (options.onRejectedPeer !== undefined) {
+    if (typeof options.onRejectedPeer !== "function") {
+      throw new TypeError(
+        'Invalid option "onRejectedPeer": expected a function (peer) => void',
+      );
+    }
+    if (!passive) {
+      throw new TypeError(
+        'Invalid option "onRejectedPeer": it applies to passive connectors only (they turn peers away)',
+      );
+    }
+  }
   if (
     options.requestPermissions !== undefined &&
     typeof options.requestPermissions !== "boolean"

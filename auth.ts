@@ -1,37 +1,51 @@
 /**
- * Peer authentication with a shared secret: a mutual HMAC-SHA-256
- * challenge-response that a {@linkcode Connector} runs after the connection
- * and any TLS handshake are set up, before `connect()` resolves.
+ * Peer authentication with a shared secret, which may be as short as a code
+ * read aloud: CPace, the password-authenticated key exchange of
+ * draft-irtf-cfrg-cpace-21 (suite CPACE-RISTR255-SHA512), with explicit key
+ * confirmation in both directions. A {@linkcode Connector} runs it after the
+ * connection and any TLS handshake are set up, before `connect()` resolves.
  *
- * The exchange, on both sides at once (the wire format is in docs/secret.md):
+ * The exchange (version 2; the wire format is in docs/secret.md):
  *
- * 1. each side sends a 33-byte **hello**: the version byte `0x01` and a fresh
- *    32-byte random nonce;
- * 2. each side sends a 32-byte **proof**: HMAC-SHA-256, keyed by the secret,
- *    over the protocol label, its own role (`active` or `passive`), the active
- *    side's nonce and the passive side's nonce;
- * 3. each side checks the peer's proof, computed for the peer's role, in
- *    constant time.
+ * 1. the active side sends its **hello**: the version byte `0x02` and a fresh
+ *    32-byte nonce;
+ * 2. the passive side answers with its own hello and its CPace **share**, a
+ *    random multiple of a generator derived from the secret, the protocol
+ *    label, both roles and the session id (both nonces);
+ * 3. the active side sends its share and its **confirmation tag**;
+ * 4. the passive side checks the tag and only then sends its own.
  *
- * Exactly 65 bytes are read from the peer, so the first byte the caller reads
- * afterwards is the peer's first application byte. The roles in the MAC stop
- * a peer from reflecting a proof back; fresh nonces on both sides stop a
- * recorded proof from being replayed. Over plain TCP this authenticates the
- * peer but neither encrypts nor stops an active man-in-the-middle from
- * relaying the exchange: use it together with TLS for both.
+ * Whoever connects gets, per connection, one guess at the secret and nothing
+ * to test further guesses offline: shares reveal nothing about the secret, and
+ * the passive side confirms only to a peer that confirmed first. Exactly the
+ * exchange's bytes are read, so the first byte the caller reads afterwards is
+ * the peer's first application byte.
  *
  * @module
  */
-import { raceAbortClosing } from "./_abort.ts";
+import { raceAbort, raceAbortClosing } from "./_abort.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
+import {
+  calculateGenerator,
+  concat,
+  confirmationKey,
+  confirmationTag,
+  ELEMENT_BYTES,
+  intermediateSessionKey,
+  lvCat,
+  sampleScalar,
+  scalarMult,
+  scalarMultVerify,
+  transcriptIr,
+} from "./_cpace.ts";
 import {
   type ConnectorPermission,
   missingPermissionError,
 } from "./permissions.ts";
 
 /**
- * A shared secret of at least 16 bytes: the bytes themselves (a string is
+ * A shared secret of at least one byte: the bytes themselves (a string is
  * UTF-8 encoded), or where to read them: `{ file }` or `{ env }`.
  */
 export type SecretOption = string | Uint8Array | { file: string } | {
@@ -45,36 +59,53 @@ export type SecretSource =
   | { kind: "env"; env: string };
 
 /**
- * The shortest secret accepted, in bytes. A random secret of 32 bytes (64 hex
- * digits as text) is a good choice.
+ * The largest secret file read, in bytes: a file holds one code or
+ * passphrase, so anything longer is a mistake (`/dev/zero`, a log file).
  *
  * @example Usage
  * ```ts
- * import { MIN_SECRET_LENGTH } from "@transfer/connect";
- * import { assert } from "@std/assert";
+ * import { MAX_SECRET_FILE_SIZE } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
  *
- * const secret = crypto.getRandomValues(new Uint8Array(32));
- * assert(secret.length >= MIN_SECRET_LENGTH);
+ * assertEquals(MAX_SECRET_FILE_SIZE, 4096);
  * ```
  */
-export const MIN_SECRET_LENGTH = 16;
-/** The version byte that opens the hello frame. */
-const SECRET_PROTOCOL_VERSION = 1;
-/** The label every proof starts with (ASCII), which binds it to this protocol and version. */
-const SECRET_PROTOCOL_LABEL = "@transfer/connect shared-secret v1";
+export const MAX_SECRET_FILE_SIZE = 4096;
+/** The version byte that opens a hello. */
+const PROTOCOL_VERSION = 2;
+/** The version of the HMAC exchange this one replaces. */
+const HMAC_VERSION = 1;
+/** The protocol label, the first field of CPace's channel identifier. */
+const PROTOCOL_LABEL = "@transfer/connect CPace v2";
 /** Bytes of a nonce. */
 const NONCE_LENGTH = 32;
-/** Bytes of the hello frame: version byte + nonce. */
+/** Bytes of a hello: version byte + nonce. */
 const HELLO_LENGTH = 1 + NONCE_LENGTH;
-/** Bytes of the proof frame: one HMAC-SHA-256. */
-const PROOF_LENGTH = 32;
+/** Bytes of a confirmation tag (HMAC-SHA-512). */
+const TAG_LENGTH = 64;
+/**
+ * What the passive side writes, in plain text, to a peer whose first byte is
+ * no hello: a client without the secret learns what the listener expects.
+ */
+const PLAIN_NOTICE =
+  "@transfer/connect: this listener expects a code or shared secret (the CPace exchange, version 2); closing\n";
 
 const encoder = new TextEncoder();
+const ROLES = {
+  active: encoder.encode("active"),
+  passive: encoder.encode("passive"),
+};
+/** CPace's CI: the label, then the initiator's and the responder's roles. */
+const CHANNEL_IDENTIFIER = lvCat(
+  encoder.encode(PROTOCOL_LABEL),
+  ROLES.active,
+  ROLES.passive,
+);
 
-function checkLength(bytes: Uint8Array, what: string): void {
-  if (bytes.length < MIN_SECRET_LENGTH) {
+function checkNotEmpty(bytes: Uint8Array, what: string): void {
+  if (bytes.length === 0) {
     throw new RangeError(
-      `${what} is ${bytes.length} bytes long; a shared secret needs at least ${MIN_SECRET_LENGTH} bytes (e.g. 32 random bytes, hex-encoded)`,
+      `${what} is empty: a shared secret needs at least one byte (a code such as "42-apple-river-stone-quick", or a passphrase)`,
     );
   }
 }
@@ -87,37 +118,38 @@ function checkName(value: unknown, what: string, kind: string): string {
 }
 
 /**
- * Validates the `secret` option: a string (UTF-8 encoded) or `Uint8Array` of
- * at least 16 bytes, `{ file: path }` or `{ env: "NAME" }`. Bytes are copied,
- * so changing the caller's array later changes nothing.
+ * Validates the `secret` option: a non-empty string (UTF-8 encoded) or
+ * `Uint8Array`, `{ file: path }` or `{ env: "NAME" }`. Bytes are copied, so
+ * changing the caller's array later changes nothing.
  *
  * @example Usage
  * ```ts
  * import { parseSecretOption } from "@transfer/connect";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
- * assertEquals(parseSecretOption({ env: "TRANSFER_SECRET" }), {
+ * assertEquals(parseSecretOption({ env: "MY_SECRET" }), {
  *   kind: "env",
- *   env: "TRANSFER_SECRET",
+ *   env: "MY_SECRET",
  * });
  * assertEquals(parseSecretOption(undefined), undefined);
- * assertThrows(() => parseSecretOption("too short"), RangeError, "at least 16 bytes");
+ * assertEquals(parseSecretOption("x")?.kind, "bytes");
+ * assertThrows(() => parseSecretOption(""), RangeError, "empty");
  * ```
  *
  * @param value The option as given.
  * @returns The frozen source, or `undefined` when there is no secret.
  * @throws {TypeError} When the value has the wrong shape.
- * @throws {RangeError} When the secret is shorter than 16 bytes.
+ * @throws {RangeError} When the secret is empty.
  */
 export function parseSecretOption(value: unknown): SecretSource | undefined {
   if (value === undefined) return undefined;
   if (typeof value === "string") {
     const bytes = encoder.encode(value);
-    checkLength(bytes, 'Invalid option "secret": the string');
+    checkNotEmpty(bytes, 'Invalid option "secret": the string');
     return Object.freeze({ kind: "bytes", bytes });
   }
   if (value instanceof Uint8Array) {
-    checkLength(value, 'Invalid option "secret": the Uint8Array');
+    checkNotEmpty(value, 'Invalid option "secret": the Uint8Array');
     return Object.freeze({ kind: "bytes", bytes: new Uint8Array(value) });
   }
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
@@ -142,7 +174,7 @@ export function parseSecretOption(value: unknown): SecretSource | undefined {
     }
   }
   throw new TypeError(
-    'Invalid option "secret": expected a string or Uint8Array of at least 16 bytes, { file: path } or { env: "NAME" }',
+    'Invalid option "secret": expected a non-empty string or Uint8Array, { file: path } or { env: "NAME" }',
   );
 }
 
@@ -177,12 +209,30 @@ export function secretPermissions(
   }
 }
 
+/** Reads at most MAX_SECRET_FILE_SIZE + 1 bytes: a larger file is refused. */
+async function readBounded(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(MAX_SECRET_FILE_SIZE + 1);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const count = await file.read(buffer.subarray(filled));
+    if (count === null) break;
+    filled += count;
+  }
+  if (filled > MAX_SECRET_FILE_SIZE) {
+    throw new RangeError(
+      `The secret file "${path}" is larger than ${MAX_SECRET_FILE_SIZE} bytes: it should hold one code or passphrase`,
+    );
+  }
+  return buffer.slice(0, filled);
+}
+
 async function readSecretFile(path: string): Promise<Uint8Array> {
   const bytes = await accessFile(
     "read",
     "the secret file",
     path,
-    () => Deno.readFile(path),
+    () => readBounded(path),
   );
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0x0a) {
@@ -190,7 +240,7 @@ async function readSecretFile(path: string): Promise<Uint8Array> {
     if (end > 0 && bytes[end - 1] === 0x0d) end--;
   }
   const secret = bytes.slice(0, end);
-  checkLength(
+  checkNotEmpty(
     secret,
     `The secret file "${path}" (without its trailing newline)`,
   );
@@ -209,37 +259,15 @@ function readSecretVariable(name: string): Uint8Array {
   }
   if (value === undefined) {
     throw new Deno.errors.NotFound(
-      `The environment variable ${name} is not set: set it to the shared secret (at least ${MIN_SECRET_LENGTH} bytes)`,
+      `The environment variable ${name} is not set: set it to the shared secret`,
     );
   }
   const secret = encoder.encode(value);
-  checkLength(secret, `The environment variable ${name}`);
+  checkNotEmpty(secret, `The environment variable ${name}`);
   return secret;
 }
 
-/**
- * Reads the secret's bytes: a copy of the bytes given, the contents of the
- * file without one trailing newline (`\n` or `\r\n`), or the UTF-8 value of
- * the environment variable.
- *
- * @example Usage
- * ```ts
- * import { parseSecretOption, resolveSecret } from "@transfer/connect";
- * import { assertEquals } from "@std/assert";
- *
- * const secret = await resolveSecret(parseSecretOption("correct horse battery staple")!);
- * assertEquals(secret.length, 28);
- * ```
- *
- * @param source The validated option.
- * @returns The secret, at least 16 bytes.
- * @throws {Deno.errors.NotCapable} Without read or env permission, naming the
- * exact flag (`--allow-read=<path>`, `--allow-env=NAME`).
- * @throws {Deno.errors.NotFound} When the file does not exist or the variable
- * is not set.
- * @throws {RangeError} When the file or variable holds fewer than 16 bytes.
- */
-export function resolveSecret(source: SecretSource): Promise<Uint8Array> {
+function readSource(source: SecretSource): Promise<Uint8Array> {
   try {
     switch (source.kind) {
       case "bytes":
@@ -258,25 +286,38 @@ export function resolveSecret(source: SecretSource): Promise<Uint8Array> {
   }
 }
 
-/** The input of a proof: label, 0, role, 0, active nonce, passive nonce. */
-function proofInput(
-  role: "active" | "passive",
-  activeNonce: Uint8Array,
-  passiveNonce: Uint8Array,
-): Uint8Array<ArrayBuffer> {
-  const label = encoder.encode(SECRET_PROTOCOL_LABEL);
-  const roleBytes = encoder.encode(role);
-  const input = new Uint8Array(
-    label.length + 1 + roleBytes.length + 1 + 2 * NONCE_LENGTH,
-  );
-  let offset = 0;
-  input.set(label, offset);
-  offset += label.length + 1;
-  input.set(roleBytes, offset);
-  offset += roleBytes.length + 1;
-  input.set(activeNonce, offset);
-  input.set(passiveNonce, offset + NONCE_LENGTH);
-  return input;
+/**
+ * Reads the secret's bytes: a copy of the bytes given, the contents of the
+ * file without one trailing newline (`\n` or `\r\n`; at most
+ * {@linkcode MAX_SECRET_FILE_SIZE} bytes are read), or the UTF-8 value of the
+ * environment variable.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseSecretOption, resolveSecret } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const secret = await resolveSecret(parseSecretOption("42-apple-river")!);
+ * assertEquals(secret.length, 14);
+ * ```
+ *
+ * @param source The validated option.
+ * @param signal Gives up the read (a file that never ends, such as a FIFO):
+ * the promise rejects with `signal.reason`.
+ * @returns The secret, at least one byte.
+ * @throws {Deno.errors.NotCapable} Without read or env permission, naming the
+ * exact flag (`--allow-read=<path>`, `--allow-env=NAME`).
+ * @throws {Deno.errors.NotFound} When the file does not exist or the variable
+ * is not set.
+ * @throws {RangeError} When the secret is empty or the file larger than
+ * {@linkcode MAX_SECRET_FILE_SIZE} bytes.
+ */
+export function resolveSecret(
+  source: SecretSource,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const reading = readSource(source);
+  return signal === undefined ? reading : raceAbort(reading, signal);
 }
 
 /** Compares two byte arrays in time that depends only on their length. */
@@ -296,13 +337,15 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   }
 }
 
-/** Reads exactly `length` bytes, never more; a stream that ends first is InvalidData. */
-async function readFrame(
-  conn: Deno.Conn,
-  length: number,
-  frame: string,
-  peer: string,
-): Promise<Uint8Array> {
+/** Why a frame could not be read in full: the stream ended after `filled` bytes. */
+class ShortFrame extends Error {
+  constructor(readonly filled: number) {
+    super(`stream ended after ${filled} bytes`);
+  }
+}
+
+/** Reads exactly `length` bytes, never more. */
+async function readFrame(conn: Deno.Conn, length: number): Promise<Uint8Array> {
   const buffer = new Uint8Array(length);
   let filled = 0;
   while (filled < length) {
@@ -310,90 +353,249 @@ async function readFrame(
     try {
       count = await conn.read(buffer.subarray(filled));
     } catch (error) {
-      if (!(error instanceof Deno.errors.UnexpectedEof)) throw error;
+      if (
+        !(error instanceof Deno.errors.UnexpectedEof) &&
+        !(error instanceof Deno.errors.ConnectionReset)
+      ) throw error;
       count = null;
     }
-    if (count === null) {
-      throw new Deno.errors.InvalidData(
-        `The peer at ${peer} closed the connection after ${filled} of the ${length} bytes of its ${frame}: it does not speak the @transfer/connect shared-secret protocol (version ${SECRET_PROTOCOL_VERSION}), or it dropped this connection; check that both sides use the "secret" option`,
-      );
-    }
+    if (count === null) throw new ShortFrame(filled);
     filled += count;
   }
   return buffer;
 }
 
-async function exchange(
-  conn: Deno.Conn,
-  role: "active" | "passive",
-  secret: Uint8Array,
-  peer: string,
-): Promise<void> {
-  const keying = crypto.subtle.importKey(
-    "raw",
-    new Uint8Array(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const hello = new Uint8Array(HELLO_LENGTH);
-  hello[0] = SECRET_PROTOCOL_VERSION;
-  const ownNonce = crypto.getRandomValues(hello.subarray(1));
-  await writeAll(conn, hello);
-  const peerHello = await readFrame(conn, HELLO_LENGTH, "hello frame", peer);
-  if (peerHello[0] !== SECRET_PROTOCOL_VERSION) {
-    throw new Deno.errors.InvalidData(
-      `The peer at ${peer} does not speak the @transfer/connect shared-secret protocol: its first byte is 0x${
-        peerHello[0].toString(16).padStart(2, "0")
-      }, expected the version byte 0x0${SECRET_PROTOCOL_VERSION}; check that both sides use the "secret" option`,
-    );
+/** The first bytes of something that is not a hello, as text if printable. */
+function describeGreeting(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes.subarray(0, 24));
+  if (/^[\x20-\x7e\r\n\t]+$/.test(text)) {
+    return `it sent ${JSON.stringify(text)}`;
   }
-  const peerNonce = peerHello.subarray(1);
-  if (constantTimeEqual(peerNonce, ownNonce)) {
+  return `its first byte is 0x${bytes[0].toString(16).padStart(2, "0")}`;
+}
+
+/** The state of one side of the exchange. */
+interface Side {
+  conn: Deno.Conn;
+  role: "active" | "passive";
+  secret: Uint8Array;
+  /** The peer's address, for messages. */
+  peer: string;
+  /** "The listener" or "the peer": what the other side is, for messages. */
+  other: string;
+}
+
+/** Reads a frame; a stream that ends first is explained in terms of the exchange. */
+async function readPart(
+  side: Side,
+  length: number,
+  what: string,
+): Promise<Uint8Array> {
+  try {
+    return await readFrame(side.conn, length);
+  } catch (error) {
+    if (!(error instanceof ShortFrame)) throw error;
+    if (what === "confirmation") {
+      throw new Deno.errors.PermissionDenied(
+        `Authentication failed: ${side.other} at ${side.peer} closed the connection instead of confirming the key: it holds another code or secret (it turned this side away); check that both sides use the same one`,
+      );
+    }
     throw new Deno.errors.InvalidData(
-      `The peer at ${peer} sent back this side's own nonce: it is reflecting the exchange, not taking part in it`,
-    );
-  }
-  const [activeNonce, passiveNonce] = role === "active"
-    ? [ownNonce, peerNonce]
-    : [peerNonce, ownNonce];
-  const peerRole = role === "active" ? "passive" : "active";
-  const key = await keying;
-  const signing = crypto.subtle.sign(
-    "HMAC",
-    key,
-    proofInput(role, activeNonce, passiveNonce),
-  );
-  // The proof expected from the peer is computed while the frames travel.
-  const expecting = crypto.subtle.sign(
-    "HMAC",
-    key,
-    proofInput(peerRole, activeNonce, passiveNonce),
-  );
-  expecting.catch(() => {}); // awaited below, unless the exchange fails first
-  await writeAll(conn, new Uint8Array(await signing));
-  const peerProof = await readFrame(conn, PROOF_LENGTH, "proof frame", peer);
-  const expected = new Uint8Array(await expecting);
-  if (!constantTimeEqual(expected, peerProof)) {
-    throw new Deno.errors.PermissionDenied(
-      `Authentication failed: the peer at ${peer} did not prove it holds the shared secret; check that both sides use the same secret`,
+      `${
+        capitalize(side.other)
+      } at ${side.peer} closed the connection after ${error.filled} of the ${length} bytes of its ${what}: it expects no code or secret, speaks another protocol, or dropped this connection; check that both sides use a code or secret`,
     );
   }
 }
 
+function capitalize(text: string): string {
+  return text[0].toUpperCase() + text.slice(1);
+}
+
+/** Checks the version byte of a hello. */
+function checkHello(side: Side, hello: Uint8Array): void {
+  const version = hello[0];
+  if (version === PROTOCOL_VERSION) return;
+  if (version === HMAC_VERSION) {
+    throw new Deno.errors.InvalidData(
+      `${
+        capitalize(side.other)
+      } at ${side.peer} speaks version ${HMAC_VERSION} of the @transfer/connect secret exchange (the HMAC exchange of @transfer/connect 0.1); this side speaks version ${PROTOCOL_VERSION} (CPace): run the same version of @transfer/connect on both sides`,
+    );
+  }
+  throw new Deno.errors.InvalidData(
+    `${
+      capitalize(side.other)
+    } at ${side.peer} does not speak the @transfer/connect secret exchange: ${
+      describeGreeting(hello)
+    }, expected the version byte 0x0${PROTOCOL_VERSION}; check that both sides use a code or secret`,
+  );
+}
+
+/** Reads the active side's hello; a stranger gets the plain notice. */
+async function readActiveHello(side: Side): Promise<Uint8Array> {
+  // One read first (never more than a hello), to see what the peer speaks.
+  const first = new Uint8Array(HELLO_LENGTH);
+  let count: number | null;
+  try {
+    count = await side.conn.read(first);
+  } catch (error) {
+    if (
+      !(error instanceof Deno.errors.UnexpectedEof) &&
+      !(error instanceof Deno.errors.ConnectionReset)
+    ) throw error;
+    count = null;
+  }
+  if (count === null) return await readPart(side, HELLO_LENGTH, "hello");
+  if (first[0] !== PROTOCOL_VERSION && first[0] !== HMAC_VERSION) {
+    // Plain text to a peer that does not run the exchange (a client without
+    // the secret, nc, a browser): it learns what this listener expects.
+    await writeAll(side.conn, encoder.encode(PLAIN_NOTICE)).catch(() => {});
+    checkHello(side, first.subarray(0, count));
+  }
+  if (count === HELLO_LENGTH) return first;
+  return concat(
+    first.subarray(0, count),
+    await readPart(side, HELLO_LENGTH - count, "hello"),
+  );
+}
+
+/** What both sides derive once the shares are known. */
+async function confirmationTags(
+  sid: Uint8Array,
+  point: Uint8Array,
+  activeShare: Uint8Array,
+  passiveShare: Uint8Array,
+): Promise<{ active: Uint8Array; passive: Uint8Array }> {
+  const sessionKey = await intermediateSessionKey(
+    sid,
+    point,
+    transcriptIr(activeShare, ROLES.active, passiveShare, ROLES.passive),
+  );
+  const macKey = await confirmationKey(sid, sessionKey);
+  const [active, passive] = await Promise.all([
+    confirmationTag(macKey, activeShare, ROLES.active),
+    confirmationTag(macKey, passiveShare, ROLES.passive),
+  ]);
+  return { active, passive };
+}
+
+/** K = y · peer's share, or an error when the share is invalid or reflected. */
+function sharedPoint(
+  side: Side,
+  scalar: bigint,
+  ownShare: Uint8Array,
+  peerShare: Uint8Array,
+): Uint8Array {
+  if (constantTimeEqual(ownShare, peerShare)) {
+    throw new Deno.errors.InvalidData(
+      `${
+        capitalize(side.other)
+      } at ${side.peer} sent back this side's own share: it is reflecting the exchange, not taking part in it`,
+    );
+  }
+  const point = scalarMultVerify(scalar, peerShare);
+  if (point === undefined) {
+    throw new Deno.errors.InvalidData(
+      `${
+        capitalize(side.other)
+      } at ${side.peer} sent a share that is not a valid ristretto255 element (or is the neutral element): it does not run the exchange correctly`,
+    );
+  }
+  return point;
+}
+
+function newHello(): Uint8Array {
+  const hello = new Uint8Array(HELLO_LENGTH);
+  hello[0] = PROTOCOL_VERSION;
+  crypto.getRandomValues(hello.subarray(1));
+  return hello;
+}
+
+function checkNonces(side: Side, own: Uint8Array, peer: Uint8Array): void {
+  if (constantTimeEqual(own.subarray(1), peer.subarray(1))) {
+    throw new Deno.errors.InvalidData(
+      `${
+        capitalize(side.other)
+      } at ${side.peer} sent back this side's own nonce: it is reflecting the exchange, not taking part in it`,
+    );
+  }
+}
+
+/** The active side: hello; read hello + share; send share + tag; check the tag. */
+async function runActive(side: Side): Promise<void> {
+  const hello = newHello();
+  await writeAll(side.conn, hello);
+  const peerHello = await readPart(side, HELLO_LENGTH, "hello");
+  checkHello(side, peerHello);
+  checkNonces(side, hello, peerHello);
+  const sid = concat(hello.subarray(1), peerHello.subarray(1));
+  const generator = await calculateGenerator(
+    side.secret,
+    CHANNEL_IDENTIFIER,
+    sid,
+  );
+  const scalar = sampleScalar();
+  const share = scalarMult(scalar, generator);
+  const peerShare = await readPart(side, ELEMENT_BYTES, "share");
+  const point = sharedPoint(side, scalar, share, peerShare);
+  const tags = await confirmationTags(sid, point, share, peerShare);
+  await writeAll(side.conn, concat(share, tags.active));
+  const peerTag = await readPart(side, TAG_LENGTH, "confirmation");
+  if (!constantTimeEqual(peerTag, tags.passive)) {
+    throw new Deno.errors.PermissionDenied(
+      `Authentication failed: ${side.other} at ${side.peer} did not prove it holds the same code or secret; check that both sides use the same one`,
+    );
+  }
+}
+
+/** The passive side: read hello; send hello + share; read share + tag; confirm. */
+async function runPassive(side: Side): Promise<void> {
+  const peerHello = await readActiveHello(side);
+  const hello = newHello();
+  if (peerHello[0] !== PROTOCOL_VERSION) {
+    // An old peer reads this hello and reports the version it names.
+    await writeAll(side.conn, hello).catch(() => {});
+    checkHello(side, peerHello);
+  }
+  checkNonces(side, hello, peerHello);
+  const sid = concat(peerHello.subarray(1), hello.subarray(1));
+  const generator = await calculateGenerator(
+    side.secret,
+    CHANNEL_IDENTIFIER,
+    sid,
+  );
+  const scalar = sampleScalar();
+  const share = scalarMult(scalar, generator);
+  // The share is a random group element: it tells the peer nothing about
+  // the secret. Nothing that depends on the secret and the peer's share
+  // leaves this side before the peer's tag has been checked.
+  await writeAll(side.conn, concat(hello, share));
+  const peerShare = await readPart(side, ELEMENT_BYTES, "share");
+  const point = sharedPoint(side, scalar, share, peerShare);
+  const tags = await confirmationTags(sid, point, peerShare, share);
+  const peerTag = await readPart(side, TAG_LENGTH, "tag");
+  if (!constantTimeEqual(peerTag, tags.active)) {
+    throw new Deno.errors.PermissionDenied(
+      `Authentication failed: the peer at ${side.peer} does not hold the same code or secret (a wrong code, or a guess)`,
+    );
+  }
+  await writeAll(side.conn, tags.passive);
+}
+
 /**
- * Runs the mutual challenge-response on `conn` as `role` and resolves when the
- * peer proved it holds the same secret. Reads exactly the bytes of the
- * exchange, so the caller's next read sees the peer's first application byte.
- * On failure `conn` is left open (the caller closes it); when `signal` aborts,
- * `conn` is closed, which interrupts a pending read, and the promise rejects
- * with `signal.reason`.
+ * Runs the CPace exchange on `conn` as `role` and resolves when the peer
+ * proved it holds the same secret (explicit key confirmation both ways).
+ * Reads exactly the bytes of the exchange, so the caller's next read sees the
+ * peer's first application byte. On failure `conn` is left open (the caller
+ * closes it); when `signal` aborts, `conn` is closed, which interrupts a
+ * pending read, and the promise rejects with `signal.reason`.
  *
  * @example Both sides on loopback
  * ```ts
  * import { authenticate } from "@transfer/connect";
  *
- * const secret = new TextEncoder().encode("correct horse battery staple");
+ * const secret = new TextEncoder().encode("42-apple-river-stone-quick");
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const signal = AbortSignal.timeout(5_000);
  * const [client, server] = await Promise.all([
@@ -410,13 +612,14 @@ async function exchange(
  *
  * @param conn A fresh connection (after any TLS handshake), nothing read yet.
  * @param role This side's role: `"active"` (it connected) or `"passive"`.
- * @param secret The shared secret, at least 16 bytes.
+ * @param secret The shared secret, at least one byte.
  * @param signal Bounds the exchange in time.
- * @throws {Deno.errors.PermissionDenied} When the peer's proof is wrong (a
- * different secret); the message says nothing about the secret.
+ * @throws {Deno.errors.PermissionDenied} When the peer holds another secret;
+ * the message says nothing about either secret.
  * @throws {Deno.errors.InvalidData} When the peer does not speak the protocol
- * (wrong version byte, connection closed during the exchange).
- * @throws {RangeError} When `secret` is shorter than 16 bytes.
+ * (another version byte, an invalid or reflected share, the connection closed
+ * during the exchange).
+ * @throws {RangeError} When `secret` is empty.
  */
 export async function authenticate(
   conn: Deno.Conn,
@@ -429,7 +632,7 @@ export async function authenticate(
       `Invalid role ${JSON.stringify(role)}: expected "active" or "passive"`,
     );
   }
-  checkLength(secret, "The secret");
+  checkNotEmpty(secret, "The secret");
   signal.throwIfAborted();
   let peer: string;
   try {
@@ -437,5 +640,16 @@ export async function authenticate(
   } catch {
     peer = "(unknown address)";
   }
-  await raceAbortClosing(conn, exchange(conn, role, secret, peer), signal);
+  const side: Side = {
+    conn,
+    role,
+    secret: new Uint8Array(secret),
+    peer,
+    other: role === "active" ? "the listener" : "the peer",
+  };
+  await raceAbortClosing(
+    conn,
+    role === "active" ? runActive(side) : runPassive(side),
+    signal,
+  );
 }

@@ -27,14 +27,8 @@ import {
   formatPermissionFlags,
   permissionFlags,
 } from "./mod.ts";
-import {
-  type CliOptions,
-  HELP,
-  parseCliArgs,
-  SECRET_VARIABLE,
-  type SecretVariableState,
-  UsageError,
-} from "./cli/args.ts";
+import { type CliOptions, HELP, parseCliArgs, UsageError } from "./cli/args.ts";
+import { makeCode, readSecretFlag, SecretUnreadableError } from "./cli/code.ts";
 import { type ByteSink, type ByteSource, transfer } from "./cli/copy.ts";
 import { Reporter, writeStderrLine } from "./cli/events.ts";
 
@@ -68,23 +62,6 @@ function writeStdout(text: string): void {
   }
 }
 
-/** Whether `TRANSFER_SECRET` is set, without prompting for permission. */
-function secretVariableState(): SecretVariableState {
-  const { state } = Deno.permissions.querySync({
-    name: "env",
-    variable: SECRET_VARIABLE,
-  });
-  if (state === "denied") return "unset";
-  if (state !== "granted") return "unknown";
-  return Deno.env.get(SECRET_VARIABLE) === undefined ? "unset" : "set";
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(
-    "",
-  );
-}
-
 /** How the counterpart runs this CLI: a local path or the JSR specifier. */
 function moduleSpecifier(): string {
   const url = new URL(import.meta.url);
@@ -102,11 +79,11 @@ function shellQuote(word: string): string {
     : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The exact command the counterpart of `listen --new-secret` runs. */
+/** The exact command the counterpart of `listen --code` runs. */
 function counterpartCommand(
   options: CliOptions,
   addr: Deno.Addr,
-  secret: string,
+  code: string,
 ): string {
   const args = ["connect"];
   let connector: Connector;
@@ -122,18 +99,9 @@ function counterpartCommand(
     connector = new Connector({ host, port });
     if (options.connector.tls !== undefined) args.push("--tls");
   }
-  const flags = permissionFlags([
-    ...connector.permissions,
-    { name: "env", variable: SECRET_VARIABLE },
-  ]);
-  return [
-    `${SECRET_VARIABLE}=${secret}`,
-    "deno",
-    "run",
-    ...flags,
-    moduleSpecifier(),
-    ...args,
-  ].map(shellQuote).join(" ");
+  const flags = permissionFlags(connector.permissions);
+  return ["deno", "run", ...flags, moduleSpecifier(), ...args, "--code", code]
+    .map(shellQuote).join(" ");
 }
 
 /**
@@ -152,11 +120,11 @@ function describeAddr(addr: Deno.Addr): string {
 }
 
 function exitCodeOf(error: unknown): number {
-  // A RangeError at setup is a value given by the user out of range (a
-  // secret shorter than 16 bytes in a file or TRANSFER_SECRET).
   if (error instanceof UsageError || error instanceof RangeError) {
     return ExitCode.Usage;
   }
+  // A secret that was asked for and cannot be read: never a warning.
+  if (error instanceof SecretUnreadableError) return ExitCode.Permission;
   if (error instanceof Deno.errors.NotCapable) return ExitCode.Permission;
   return ExitCode.Failure;
 }
@@ -231,9 +199,12 @@ function openOutput(path: string): Promise<Deno.FsFile> {
 export async function main(args: readonly string[]): Promise<number> {
   let options: CliOptions;
   let connector: Connector;
-  let newSecret: string | undefined;
+  let code: string | undefined;
+  // Turned-away peers go to the reporter, which exists once setup is valid.
+  let reportRejected: (peer: string | undefined, reason: string) => void =
+    () => {};
   try {
-    options = parseCliArgs(args, secretVariableState());
+    options = parseCliArgs(args);
     if (options.command === "help") {
       writeStdout(HELP);
       return ExitCode.Success;
@@ -242,9 +213,13 @@ export async function main(args: readonly string[]): Promise<number> {
       writeStdout(`connect ${VERSION}\n`);
       return ExitCode.Success;
     }
-    if (options.secret === "new") {
-      newSecret = toHex(crypto.getRandomValues(new Uint8Array(32)));
-      options.connector.secret = newSecret;
+    if (options.secret === "new-code") {
+      code = makeCode();
+      options.connector.secret = code;
+    }
+    if (options.command === "listen") {
+      options.connector.onRejectedPeer = (peer) =>
+        reportRejected(peer.address, peer.reason);
     }
     try {
       connector = new Connector(options.connector);
@@ -279,9 +254,6 @@ export async function main(args: readonly string[]): Promise<number> {
     if (options.recv !== undefined) {
       descriptors.push({ name: "write", path: options.recv });
     }
-    if (options.secretVariableUnknown) {
-      descriptors.push({ name: "env", variable: SECRET_VARIABLE });
-    }
     writeStdout(formatPermissionFlags(descriptors) + "\n");
     return ExitCode.Success;
   }
@@ -296,7 +268,14 @@ export async function main(args: readonly string[]): Promise<number> {
   let input: Deno.FsFile | undefined;
   let output: Deno.FsFile | undefined;
   let conn: Deno.Conn | undefined;
+  reportRejected = (peer, reason) => reporter.rejected(peer, reason);
   try {
+    if (options.secret === "file" || options.secret === "env") {
+      // Read now, so that a secret that cannot be read names its flag.
+      connector = new Connector(
+        await readSecretFlag(options.connector, options.secretFlag),
+      );
+    }
     let expected: number | undefined;
     if (options.send !== undefined) {
       input = await openInput(options.send);
@@ -313,14 +292,8 @@ export async function main(args: readonly string[]): Promise<number> {
         formatAddr(addr),
         addr.transport === "tcp" ? addr.port : undefined,
       );
-      if (newSecret !== undefined) {
-        reporter.secret(counterpartCommand(options, addr, newSecret));
-      }
-      if (options.secretVariableUnknown) {
-        // Fail-open otherwise unnoticed: the variable may be set, unread.
-        reporter.warning(
-          `no shared secret is checked: ${SECRET_VARIABLE} is only read with --allow-env=${SECRET_VARIABLE} (or use --secret-file)`,
-        );
+      if (code !== undefined) {
+        reporter.code(code, counterpartCommand(options, addr, code));
       }
     }
     conn = await connector.connect();
@@ -369,7 +342,7 @@ export async function main(args: readonly string[]): Promise<number> {
     if (conn === undefined && turnedAway > 0) {
       message += ` (${turnedAway} peer${
         turnedAway === 1 ? " was" : "s were"
-      } turned away: not allowed, or failed the TLS handshake or the secret)`;
+      } turned away: not allowed, or failed the TLS handshake or the code/secret)`;
     }
     await reporter.error(
       message,

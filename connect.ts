@@ -42,6 +42,16 @@ import { checkedConn, checkedListener } from "./_transport_results.ts";
 /** `"active"` connects to the counterpart; `"passive"` waits for it. */
 export type ConnectorMode = "active" | "passive";
 
+/** A peer a passive connector turned away, as given to `onRejectedPeer`. */
+export interface RejectedPeer {
+  /** The peer's address (`host:port` or a socket path), if it was accepted. */
+  address: string | undefined;
+  /** Why it was turned away, in one line. */
+  reason: string;
+  /** The error behind the reason. */
+  error: unknown;
+}
+
 /** How an active connector retries a refused connection. */
 export interface RetryOptions {
   /** Total number of connection attempts, the first included (≥ 1). */
@@ -84,17 +94,24 @@ export interface ConnectorOptions {
   /** TLS: `true` (active, system roots) or {@linkcode TlsOptions}. TCP only. */
   tls?: boolean | TlsOptions;
   /**
-   * Passive only: milliseconds a peer gets to complete the TLS handshake and
+   * Passive: milliseconds a peer gets to complete the TLS handshake and
    * the secret exchange before it is dropped and the wait goes on (default
-   * 10000).
+   * 10000). Active: the bound on its own TLS handshake and secret exchange
+   * when no `timeout` is given (same default).
    */
   handshakeTimeout?: number;
   /**
-   * A shared secret (≥ 16 bytes, or `{ file }` / `{ env }` to read it from):
-   * both sides prove they hold it before `connect()` resolves; a passive
-   * connector drops peers that fail and keeps waiting.
+   * A shared secret of any length, a short code included (or `{ file }` /
+   * `{ env }` to read it from): both sides prove they hold it with a
+   * password-authenticated key exchange (CPace) before `connect()` resolves;
+   * a passive connector drops peers that fail and keeps waiting.
    */
   secret?: SecretOption;
+  /**
+   * Passive only: called for each peer turned away (not allowed, failed TLS
+   * handshake or secret exchange, too slow), as it happens.
+   */
+  onRejectedPeer?: (peer: RejectedPeer) => void;
   /** Ask for missing permissions with Deno's prompt instead of failing. */
   requestPermissions?: boolean;
 }
@@ -146,6 +163,7 @@ export class Connector implements Disposable, AsyncDisposable {
   #closed = new AbortController();
   #rejectedPeers = 0;
   #descriptorShortages = 0;
+  #onRejectedPeer: ((peer: RejectedPeer) => void) | undefined;
 
   /**
    * Validates the options; needs no permission and opens nothing.
@@ -167,6 +185,7 @@ export class Connector implements Disposable, AsyncDisposable {
     this.#allow = parsed.allow;
     this.#retry = parsed.retry;
     this.#handshakeTimeout = parsed.handshakeTimeout;
+    this.#onRejectedPeer = options.onRejectedPeer;
     this.permissions = Object.freeze(connectorPermissions(parsed));
   }
 
@@ -434,11 +453,42 @@ export class Connector implements Disposable, AsyncDisposable {
       if (this.#tls !== undefined) {
         material = await resolveTlsMaterial(this.#tls);
       }
-      if (this.#secretSource !== undefined) secret = await this.#secretBytes();
+      if (this.#secretSource !== undefined) {
+        secret = await raceAbort(this.#secretBytes()!, signal);
+      }
     } catch (error) {
+      if (signal.aborted) throw signal.reason;
       throw this.#explainIfDenied(error);
     }
-    let conn = await this.#dialWithRetry(material, signal);
+    const conn = await this.#dialWithRetry(material, signal);
+    if (material === undefined && secret === undefined) return conn;
+    // Without a timeout, the handshakes still get a bound: a peer that says
+    // nothing must not hold connect() forever.
+    using handshake = this.options.timeout === undefined
+      ? new SetupScope(
+        [signal],
+        this.#handshakeTimeout,
+        () =>
+          new Deno.errors.TimedOut(
+            `Timed out after ${this.#handshakeTimeout} ms waiting for the handshake with ${this.#endpoint} (no answer to the TLS handshake or the secret exchange; set timeout to wait longer)`,
+          ),
+      )
+      : undefined;
+    return await this.#handshakeClient(
+      conn,
+      material,
+      secret,
+      handshake?.signal ?? signal,
+    );
+  }
+
+  /** The TLS handshake and the secret exchange of an active connector. */
+  async #handshakeClient(
+    conn: Deno.Conn,
+    material: TlsOptions | undefined,
+    secret: Uint8Array | undefined,
+    signal: AbortSignal,
+  ): Promise<Deno.Conn> {
     if (material !== undefined) {
       conn = await this.#secureClient(conn, material, signal);
     }
@@ -555,7 +605,15 @@ export class Connector implements Disposable, AsyncDisposable {
     using scope = this.#scope("waiting for a counterpart on");
     const { signal } = scope;
     if (signal.aborted) throw signal.reason; // binds nothing
-    if (!this.#listenerOpen) await this.listen();
+    if (!this.#listenerOpen) {
+      try {
+        // A custom transport's listen() is bounded by the timeout too.
+        await raceAbort(this.listen(), signal);
+      } catch (error) {
+        if (signal.aborted) this.#listening?.then(() => this.close(), () => {});
+        throw error;
+      }
+    }
     let secret: Uint8Array | undefined;
     if (this.#secretSource !== undefined) {
       try {
@@ -585,11 +643,29 @@ export class Connector implements Disposable, AsyncDisposable {
         : undefined,
       handshakeTimeout: this.#handshakeTimeout,
       closeListener: () => this.#closeListener(),
-      onRejected: () => this.#rejectedPeers++,
+      onRejected: (peer, reason) => this.#reject(peer, reason),
       onExhausted: () => this.#descriptorShortages++,
       acceptError: (error) =>
         this.#fail(error, `Cannot accept on ${this.#endpoint}`),
     });
+  }
+
+  /** Counts a peer turned away and tells `onRejectedPeer`. */
+  #reject(peer: Deno.Addr | undefined, error: unknown): void {
+    this.#rejectedPeers++;
+    if (this.#onRejectedPeer === undefined) return;
+    let address: string | undefined;
+    try {
+      address = peer === undefined ? undefined : formatAddr(peer);
+    } catch {
+      address = undefined;
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    try {
+      this.#onRejectedPeer({ address, reason, error });
+    } catch {
+      // A failing callback must not end the wait for the counterpart.
+    }
   }
 
   /**

@@ -12,18 +12,12 @@
 import type { ConnectorOptions } from "../mod.ts";
 import { type DataFlags, parseDataFlags } from "./args_data.ts";
 import { parseEndpoint } from "./args_endpoint.ts";
-import {
-  parseSecretFlags,
-  SECRET_VARIABLE,
-  type SecretChoice,
-  type SecretVariableState,
-} from "./args_secret.ts";
+import { parseSecretFlags, type SecretChoice } from "./args_secret.ts";
 import { parseTlsFlags } from "./args_tls.ts";
 import { readFlags, UsageError } from "./flags.ts";
 
 export { UsageError } from "./flags.ts";
 export type { ProgressMode } from "./args_data.ts";
-export { SECRET_VARIABLE, type SecretVariableState } from "./args_secret.ts";
 
 /** A validated command line. */
 export interface CliOptions extends DataFlags {
@@ -37,8 +31,8 @@ export interface CliOptions extends DataFlags {
   debug: boolean;
   /** Where the secret comes from, if any. */
   secret?: SecretChoice;
-  /** True when `TRANSFER_SECRET` could not be checked (no env permission). */
-  secretVariableUnknown: boolean;
+  /** The secret's flag as typed (`--code`, `--secret-file`, `--secret-env`). */
+  secretFlag?: string;
 }
 
 /** The help text printed by `--help`. */
@@ -68,12 +62,14 @@ TLS:
                        connect: a client certificate
   --servername NAME    connect: the name to verify (default: HOST)
   --alpn PROTO         ALPN protocol (repeatable, in order of preference)
-Peer authentication (a shared secret, never on the command line):
-  --secret-file FILE   read the secret (at least 16 bytes) from FILE
-  ${SECRET_VARIABLE}      the secret, from the environment (needs
-                       --allow-env=${SECRET_VARIABLE}; --permissions includes it)
-  --new-secret         listen: make a random secret and print, once, the
-                       command the counterpart runs
+Peer authentication (CPace: a short code is safe; see docs/secret.md):
+  --code               listen: make a code such as 42-apple-river-stone-quick
+                       and print the command the counterpart runs
+  --code CODE          connect: the code the listener printed
+  --secret-file FILE   the secret is the contents of FILE (at most 4 KiB,
+                       without its trailing newline)
+  --secret-env NAME    the secret is the value of the environment variable
+                       NAME (nothing is read from the environment otherwise)
 Data:
   --send FILE          send FILE instead of stdin
   --recv FILE          write what the peer sends to FILE instead of stdout
@@ -82,8 +78,8 @@ Data:
 Output (stdout carries data only; everything else goes to stderr):
   --progress           show the progress line even when stderr is not a terminal
   --quiet              no progress line, no informational lines
-  --json               one JSON event per line on stderr: listening, connected,
-                       progress, done, error
+  --json               one JSON event per line on stderr: listening, code,
+                       rejected, connected, progress, done, error
   --permissions        print the exact deno run flags this command needs, exit
   --debug              stack traces with errors
   -h, --help           this text
@@ -94,7 +90,9 @@ Exit codes:
   1  network, TLS or I/O failure, including a truncated transfer (also a TLS
      stream that ends without close_notify) and a setup timeout
   2  usage error
-  3  a missing Deno permission (the message names the flag)
+  3  a missing Deno permission (the message names the flag), or a secret
+     asked for that cannot be read (the message names --secret-file or
+     --secret-env)
 
 Examples:
   connect listen 9000 --recv backup.tar            # receive a file
@@ -103,7 +101,7 @@ Examples:
   connect listen 9443 --tls --cert srv.pem --key srv.key.pem
   connect connect srv.example 9443 --tls --ca ca.pem < request > reply
   echo hello | connect connect 127.0.0.1 9000 --wait 10
-  connect listen 9000 --new-secret                 # only the counterpart gets in
+  connect listen 9000 --code                       # only the counterpart gets in
   connect connect host 9000 --send f --permissions # the deno run flags it needs
 `;
 
@@ -142,15 +140,10 @@ function parseCommand(positionals: string[]): {
  * ```
  *
  * @param args The arguments after the program name.
- * @param secretVariable Whether `TRANSFER_SECRET` is set (`"unknown"` when
- * the process may not read it).
  * @returns The validated options.
  * @throws {UsageError} With a one-line message on any malformed command line.
  */
-export function parseCliArgs(
-  args: readonly string[],
-  secretVariable: SecretVariableState = "unset",
-): CliOptions {
+export function parseCliArgs(args: readonly string[]): CliOptions {
   const flags = readFlags(args);
   const base = {
     connector: {},
@@ -161,7 +154,6 @@ export function parseCliArgs(
     quiet: false,
     permissions: false,
     debug: flags.flag("debug"),
-    secretVariableUnknown: false,
   };
   if (flags.flag("help")) return { ...base, command: "help" };
   if (flags.flag("version")) return { ...base, command: "version" };
@@ -171,7 +163,7 @@ export function parseCliArgs(
   const connector = parseEndpoint(flags, passive, operands);
   const tls = parseTlsFlags(flags, passive);
   if (tls !== undefined) connector.tls = tls;
-  const { secret, option } = parseSecretFlags(flags, secretVariable);
+  const { secret, flag, option } = parseSecretFlags(flags, passive);
   if (option !== undefined) connector.secret = option;
   return {
     command,
@@ -180,6 +172,6 @@ export function parseCliArgs(
     permissions: flags.flag("permissions"),
     debug: flags.flag("debug"),
     secret,
-    secretVariableUnknown: secret === undefined && secretVariable === "unknown",
+    secretFlag: flag,
   };
 }

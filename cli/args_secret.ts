@@ -1,45 +1,77 @@
 /**
- * The shared-secret part of a command line: `--secret-file`, `--new-secret`
- * and the `TRANSFER_SECRET` environment variable.
+ * The shared-secret part of a command line: `--code` (listen: make a code;
+ * connect: the code), `--secret-file FILE` and `--secret-env NAME`. Nothing
+ * is read from the environment unless `--secret-env` names the variable.
  *
  * @module
  */
 import type { SecretOption } from "../mod.ts";
+import { normalizeCode } from "./code.ts";
 import { type Flags, UsageError } from "./flags.ts";
 
-/** The environment variable that holds a shared secret for the CLI. */
-export const SECRET_VARIABLE = "TRANSFER_SECRET";
-
-/** Whether `TRANSFER_SECRET` is set, as far as this process may see. */
-export type SecretVariableState = "set" | "unset" | "unknown";
-
 /** Where the CLI's secret comes from. */
-export type SecretChoice = "file" | "env" | "new";
+export type SecretChoice = "file" | "env" | "code" | "new-code";
 
 /** The secret the command line asks for. */
 export interface SecretFlags {
   /** Where the secret comes from, if any. */
   secret?: SecretChoice;
-  /** The connector's `secret` option (none for `--new-secret`: made later). */
+  /** The flag as the user typed it (`--secret-file`), for messages. */
+  flag?: string;
+  /** The connector's `secret` option (none for `listen --code`: made later). */
   option?: SecretOption;
 }
 
-/** Reads `--secret-file` / `--new-secret`, else `TRANSFER_SECRET` when set. */
-export function parseSecretFlags(
-  flags: Flags,
-  secretVariable: SecretVariableState,
-): SecretFlags {
-  const secretFile = flags.value("secret-file");
-  const newSecret = flags.flag("new-secret");
-  if (secretFile !== undefined && newSecret) {
-    throw new UsageError("give --secret-file or --new-secret, not both");
+const SECRET_FLAGS = ["code", "secret-file", "secret-env"] as const;
+
+/** Reads `--code`, `--secret-file` and `--secret-env` (at most one). */
+export function parseSecretFlags(flags: Flags, passive: boolean): SecretFlags {
+  if (flags.flag("new-secret")) {
+    throw new UsageError(
+      "--new-secret was replaced by --code: listen --code makes a short code to read aloud, and prints the counterpart's command",
+    );
   }
-  if (secretFile !== undefined) {
-    return { secret: "file", option: { file: secretFile } };
+  const given = SECRET_FLAGS.filter((name) => flags.given(name));
+  if (given.length > 1) {
+    throw new UsageError(
+      `give one of --code, --secret-file or --secret-env, not ${
+        given.map((name) => `--${name}`).join(" and ")
+      }`,
+    );
   }
-  if (newSecret) return { secret: "new" };
-  if (secretVariable === "set") {
-    return { secret: "env", option: { env: SECRET_VARIABLE } };
+  const code = flags.optionalValue("code");
+  if (code !== undefined) {
+    if (passive) {
+      if (code !== true) {
+        throw new UsageError(
+          `listen --code makes the code itself and takes no value, got ${
+            JSON.stringify(code)
+          }; to choose the port, put it first: listen 9000 --code`,
+        );
+      }
+      return { secret: "new-code", flag: "--code" };
+    }
+    if (code === true) {
+      throw new UsageError(
+        "connect --code needs the code the listener printed, e.g. --code 42-apple-river-stone-quick",
+      );
+    }
+    return { secret: "code", flag: "--code", option: normalizeCode(code) };
+  }
+  const file = flags.value("secret-file");
+  if (file !== undefined) {
+    return { secret: "file", flag: "--secret-file", option: { file } };
+  }
+  const variable = flags.value("secret-env");
+  if (variable !== undefined) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) {
+      throw new UsageError(
+        `--secret-env expects the name of an environment variable (letters, digits, _), got ${
+          JSON.stringify(variable)
+        }`,
+      );
+    }
+    return { secret: "env", flag: "--secret-env", option: { env: variable } };
   }
   return {};
 }

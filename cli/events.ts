@@ -1,7 +1,7 @@
 /**
  * What the CLI tells its user on stderr (stdout carries data only): readable
  * lines, a progress line drawn with `@std/cli`'s `ProgressBar`, or, with
- * `--json`, one JSON event per line (`listening`, `secret`, `connected`,
+ * `--json`, one JSON event per line (`listening`, `code`, `rejected`, `connected`,
  * `progress`, `done`, `error`).
  *
  * @module
@@ -115,13 +115,22 @@ export class Reporter {
     this.#info(`connect: warning: ${message}`);
   }
 
-  /** A new secret was made: the command the counterpart runs, shown once. */
-  secret(command: string): void {
-    if (this.#json) return this.#event("secret", { command });
-    this.#write(
-      "new secret made; the counterpart runs (keep this line private, it is shown once):",
-    );
+  /** A code was made: the code and the command the counterpart runs. */
+  code(code: string, command: string): void {
+    if (this.#json) return this.#event("code", { code, command });
+    this.#write(`code: ${code}`);
+    this.#write("the counterpart runs (tell it only to them):");
     this.#write(`  ${command}`);
+  }
+
+  /** A peer was turned away; shown even with `--quiet`: someone tried. */
+  rejected(peer: string | undefined, reason: string): void {
+    if (this.#json) return this.#event("rejected", { peer, reason });
+    this.#write(
+      `turned away ${
+        peer ?? "a peer"
+      }: ${reason} (still waiting for the counterpart)`,
+    );
   }
 
   /**

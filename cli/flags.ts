@@ -46,8 +46,11 @@ const VALUE_FLAGS = [
   "retry",
   "wait",
   "secret-file",
+  "secret-env",
 ] as const;
 const REPEATABLE_FLAGS = ["allow", "alpn"] as const;
+/** Flags whose value may be left out (`listen --code`, `connect --code CODE`). */
+const OPTIONAL_VALUE_FLAGS = ["code"] as const;
 
 /** A flag that is on or off. */
 export type BooleanFlag = typeof BOOLEAN_FLAGS[number];
@@ -55,6 +58,8 @@ export type BooleanFlag = typeof BOOLEAN_FLAGS[number];
 export type ValueFlag = typeof VALUE_FLAGS[number];
 /** A flag that may be given several times. */
 export type RepeatableFlag = typeof REPEATABLE_FLAGS[number];
+/** A flag given with or without a value. */
+export type OptionalValueFlag = typeof OPTIONAL_VALUE_FLAGS[number];
 
 const MAX_SECONDS = 2_147_483;
 
@@ -68,8 +73,12 @@ export interface Flags {
   value(name: ValueFlag): string | undefined;
   /** Every value of a repeatable flag (none: an empty list). */
   values(name: RepeatableFlag): string[];
+  /** A flag's value, `true` when given without one, `undefined` when absent. */
+  optionalValue(name: OptionalValueFlag): string | true | undefined;
   /** Whether a flag of any kind was given. */
-  given(name: BooleanFlag | ValueFlag | RepeatableFlag): boolean;
+  given(
+    name: BooleanFlag | ValueFlag | RepeatableFlag | OptionalValueFlag,
+  ): boolean;
 }
 
 /** `-h` or `--help`, as the user typed it. */
@@ -88,7 +97,7 @@ export function readFlags(args: readonly string[]): Flags {
   let unknownFlag: string | undefined;
   const parsed = parseArgs(flagArgs, {
     boolean: [...BOOLEAN_FLAGS],
-    string: [...VALUE_FLAGS, ...REPEATABLE_FLAGS],
+    string: [...VALUE_FLAGS, ...REPEATABLE_FLAGS, ...OPTIONAL_VALUE_FLAGS],
     collect: [...REPEATABLE_FLAGS],
     alias: { h: "help" },
     unknown: (arg: string, key?: string) => {
@@ -121,8 +130,15 @@ export function readFlags(args: readonly string[]): Flags {
       }
       return raw as string[];
     },
+    optionalValue: (name) => {
+      const raw = parsed[name];
+      if (raw === undefined) return undefined;
+      return typeof raw === "string" && raw !== "" ? raw : true;
+    },
     given: (name) =>
-      (REPEATABLE_FLAGS as readonly string[]).includes(name)
+      (OPTIONAL_VALUE_FLAGS as readonly string[]).includes(name)
+        ? parsed[name] !== undefined
+        : (REPEATABLE_FLAGS as readonly string[]).includes(name)
         ? flags.values(name as RepeatableFlag).length > 0
         : (BOOLEAN_FLAGS as readonly string[]).includes(name)
         ? flags.flag(name as BooleanFlag)

@@ -12,15 +12,35 @@ import {
   authenticate,
   Connector,
   type ConnectorOptions,
+  MAX_SECRET_FILE_SIZE,
   parseSecretOption,
+  type RejectedPeer,
   resolveSecret,
 } from "../mod.ts";
-import { fixture, isRefused, readExactly, writeAll } from "./_helpers.ts";
+import {
+  calculateGenerator,
+  concat,
+  confirmationKey,
+  confirmationTag,
+  intermediateSessionKey,
+  lvCat,
+  scalarFromBytes,
+  scalarMult,
+  scalarMultVerify,
+  transcriptIr,
+} from "../_cpace.ts";
+import {
+  fixture,
+  isRefused,
+  readExactly,
+  readToEnd,
+  writeAll,
+} from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const SECRET = "correct horse battery staple, 32";
-const OTHER_SECRET = "a different secret of 32 bytes!!";
+const SECRET = "42-apple-river-stone-quick";
+const OTHER_SECRET = "42-apple-river-stone-quiet";
 
 /** A passive connector on 127.0.0.1 with a bound port. */
 async function listening(
@@ -99,56 +119,122 @@ async function assertDataFlows(
   assertEquals(await readExactly(client, 7), encoder.encode("\xffreply"));
 }
 
-// An independent implementation of the wire format in docs/secret.md, used
-// to check interoperability and to play misbehaving peers.
-const LABEL = encoder.encode("@transfer/connect shared-secret v1");
+// The wire format of docs/secret.md, written out step by step from the CPace
+// building blocks (themselves checked against the draft's vectors in
+// cpace_test.ts), to check interoperability and to play misbehaving peers.
+const ROLE = {
+  active: encoder.encode("active"),
+  passive: encoder.encode("passive"),
+};
+const CHANNEL = lvCat(
+  encoder.encode("@transfer/connect CPace v2"),
+  ROLE.active,
+  ROLE.passive,
+);
+/** Bytes of a hello, a share and a tag. */
+const HELLO = 33;
+const SHARE = 32;
+const TAG = 64;
 
-async function proofFor(
-  secret: string,
-  role: "active" | "passive",
-  activeNonce: Uint8Array,
-  passiveNonce: Uint8Array,
-): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const message = new Uint8Array([
-    ...LABEL,
-    0,
-    ...encoder.encode(role),
-    0,
-    ...activeNonce,
-    ...passiveNonce,
-  ]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", key, message));
-}
-
-function hello(): Uint8Array {
-  const frame = new Uint8Array(33);
-  frame[0] = 1;
+function hello(version = 2): Uint8Array {
+  const frame = new Uint8Array(HELLO);
+  frame[0] = version;
   crypto.getRandomValues(frame.subarray(1));
   return frame;
 }
 
-Deno.test("the proof format reproduces the test vector of docs/secret.md (computed with OpenSSL)", async () => {
-  const secret = "0123456789abcdef0123456789abcdef";
-  const nonceActive = new Uint8Array(32).fill(0xaa);
-  const noncePassive = new Uint8Array(32).fill(0xbb);
-  const hex = (bytes: Uint8Array) =>
-    Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+function randomScalar(): bigint {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  bytes[31] &= 0x0f;
+  return scalarFromBytes(bytes) || 1n;
+}
+
+/** One side's CPace state for a session id. */
+async function share(
+  secret: string,
+  sid: Uint8Array,
+): Promise<{ scalar: bigint; share: Uint8Array }> {
+  const generator = await calculateGenerator(
+    encoder.encode(secret),
+    CHANNEL,
+    sid,
+  );
+  const scalar = randomScalar();
+  return { scalar, share: scalarMult(scalar, generator) };
+}
+
+/** Both confirmation tags of a session. */
+async function tags(
+  sid: Uint8Array,
+  point: Uint8Array,
+  activeShare: Uint8Array,
+  passiveShare: Uint8Array,
+): Promise<{ active: Uint8Array; passive: Uint8Array }> {
+  const isk = await intermediateSessionKey(
+    sid,
+    point,
+    transcriptIr(activeShare, ROLE.active, passiveShare, ROLE.passive),
+  );
+  const macKey = await confirmationKey(sid, isk);
+  return {
+    active: await confirmationTag(macKey, activeShare, ROLE.active),
+    passive: await confirmationTag(macKey, passiveShare, ROLE.passive),
+  };
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(
+    "",
+  );
+}
+
+/** Collects what onRejectedPeer reports. */
+function rejections(): {
+  seen: RejectedPeer[];
+  onRejectedPeer: (peer: RejectedPeer) => void;
+} {
+  const seen: RejectedPeer[] = [];
+  return { seen, onRejectedPeer: (peer) => seen.push(peer) };
+}
+
+Deno.test("the exchange reproduces the test vector of docs/secret.md", async () => {
   const docs = await Deno.readTextFile(
     new URL("../docs/secret.md", import.meta.url),
   );
-  for (const role of ["active", "passive"] as const) {
-    const proof = hex(
-      await proofFor(secret, role, nonceActive, noncePassive),
-    );
-    assertStringIncludes(docs, `proof of the ${role} side: `);
-    assertMatch(docs, new RegExp(`proof of the ${role} side: +${proof}`));
+  const bytes = (text: string) =>
+    new Uint8Array(text.match(/../g)!.map((pair) => parseInt(pair, 16)));
+  const sid = concat(
+    new Uint8Array(32).fill(0xaa),
+    new Uint8Array(32).fill(0xbb),
+  );
+  const generator = await calculateGenerator(
+    encoder.encode("42-apple-river-stone-quick"),
+    CHANNEL,
+    sid,
+  );
+  const ya = scalarFromBytes(
+    bytes("da3d23700a9e5699258aef94dc060dfda5ebb61f02a5ea77fad53f4ff0976d08"),
+  );
+  const yb = scalarFromBytes(
+    bytes("d2316b454718c35362d83d69df6320f38578ed5984651435e2949762d900b80d"),
+  );
+  const activeShare = scalarMult(ya, generator);
+  const passiveShare = scalarMult(yb, generator);
+  const point = scalarMultVerify(ya, passiveShare)!;
+  assertEquals(point, scalarMultVerify(yb, activeShare));
+  const expected = await tags(sid, point, activeShare, passiveShare);
+  for (
+    const [name, value] of [
+      ["CI", CHANNEL],
+      ["g", generator.toBytes()],
+      ["Ya", activeShare],
+      ["Yb", passiveShare],
+      ["K", point],
+      ["Ta", expected.active],
+      ["Tb", expected.passive],
+    ] as const
+  ) {
+    assertMatch(docs, new RegExp(`${name} += ${hex(value)}`), name);
   }
 });
 
@@ -168,11 +254,33 @@ Deno.test("Connector with a secret in both modes connects and data flows both wa
   }
 });
 
+Deno.test("Connector with a one-character secret on both sides connects, and another character is refused", async () => {
+  for (const secret of ["x", "é", new Uint8Array([0])]) {
+    const seen = rejections();
+    const { passive, port } = await listening({
+      secret,
+      onRejectedPeer: seen.onRejectedPeer,
+    });
+    await using _ = passive;
+    const waiting = passive.connect();
+    await assertRejects(
+      () => active(port, { secret: "y" }).connect(),
+      Deno.errors.PermissionDenied,
+    );
+    const [client, server] = await Promise.all([
+      active(port, { secret }).connect(),
+      waiting,
+    ]);
+    await assertDataFlows(client, server);
+    client.close();
+    server.close();
+    assertEquals(seen.seen.length, 1);
+  }
+});
+
 Deno.test("Connector with a secret leaves application data written right after the exchange to the caller on both sides", async () => {
   const { passive, port } = await listening();
   await using _ = passive;
-  // Each side writes as soon as its own connect() resolves, possibly while
-  // the other is still reading the last frame of the exchange.
   const [client, server] = await Promise.all([
     active(port).connect().then(async (conn) => {
       await writeAll(conn, encoder.encode("A1"));
@@ -192,90 +300,131 @@ Deno.test("Connector with a secret leaves application data written right after t
   }
 });
 
-Deno.test("Connector in passive mode interoperates with an independent implementation that sends its proof and data in one write", async () => {
+Deno.test("Connector in passive mode interoperates with a peer written from the docs that sends its share, tag and data in one write", async () => {
   const { passive, port } = await listening();
   await using _ = passive;
   const waiting = passive.connect();
   using peer = await Deno.connect({ hostname: "127.0.0.1", port });
   const own = hello();
   await writeAll(peer, own);
-  const theirs = await readExactly(peer, 33);
-  assertEquals(theirs[0], 1, "version byte");
-  const nonceActive = own.subarray(1);
-  const noncePassive = theirs.subarray(1);
-  const proof = await proofFor(SECRET, "active", nonceActive, noncePassive);
-  await writeAll(peer, new Uint8Array([...proof, ...encoder.encode("data!")]));
+  const theirs = await readExactly(peer, HELLO + SHARE);
+  assertEquals(theirs[0], 2, "version byte");
+  const sid = concat(own.subarray(1), theirs.subarray(1, HELLO));
+  const mine = await share(SECRET, sid);
+  const passiveShare = theirs.subarray(HELLO);
+  const point = scalarMultVerify(mine.scalar, passiveShare)!;
+  const expected = await tags(sid, point, mine.share, passiveShare);
+  await writeAll(
+    peer,
+    concat(mine.share, expected.active, encoder.encode("data!")),
+  );
   assertEquals(
-    await readExactly(peer, 32),
-    await proofFor(SECRET, "passive", nonceActive, noncePassive),
-    "the passive proof follows the documented format",
+    await readExactly(peer, TAG),
+    expected.passive,
+    "the passive tag follows the documented format",
   );
   using server = await waiting;
   assertEquals(decoder.decode(await readExactly(server, 5)), "data!");
   assertEquals(passive.rejectedPeers, 0);
 });
 
-Deno.test("Connector in active mode interoperates with an independent implementation that sends its proof and data in one write", async () => {
+Deno.test("Connector in active mode interoperates with a listener written from the docs that sends its tag and data in one write", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connecting = active(listener.addr.port).connect();
   using peer = await listener.accept();
+  const theirs = await readExactly(peer, HELLO);
+  assertEquals(theirs[0], 2, "version byte");
   const own = hello();
-  await writeAll(peer, own);
-  const theirs = await readExactly(peer, 33);
-  assertEquals(theirs[0], 1, "version byte");
-  const nonceActive = theirs.subarray(1);
-  const noncePassive = own.subarray(1);
-  const proof = await proofFor(SECRET, "passive", nonceActive, noncePassive);
-  await writeAll(peer, new Uint8Array([...proof, ...encoder.encode("data!")]));
-  assertEquals(
-    await readExactly(peer, 32),
-    await proofFor(SECRET, "active", nonceActive, noncePassive),
-    "the active proof follows the documented format",
-  );
+  const sid = concat(theirs.subarray(1), own.subarray(1));
+  const mine = await share(SECRET, sid);
+  await writeAll(peer, concat(own, mine.share));
+  const answer = await readExactly(peer, SHARE + TAG);
+  const activeShare = answer.subarray(0, SHARE);
+  const point = scalarMultVerify(mine.scalar, activeShare)!;
+  const expected = await tags(sid, point, activeShare, mine.share);
+  assertEquals(answer.subarray(SHARE), expected.active, "the active tag");
+  await writeAll(peer, concat(expected.passive, encoder.encode("data!")));
   using client = await connecting;
   assertEquals(decoder.decode(await readExactly(client, 5)), "data!");
 });
 
-Deno.test("Connector with a wrong secret: the active side rejects with PermissionDenied, the passive side drops it and keeps waiting", async () => {
-  const { passive, port } = await listening();
+Deno.test("Connector with a wrong code: the active side rejects with PermissionDenied, the passive side reports it, keeps waiting, and the right peer gets through", async () => {
+  const seen = rejections();
+  const { passive, port } = await listening({
+    onRejectedPeer: seen.onRejectedPeer,
+  });
   await using _ = passive;
   const waiting = passive.connect();
   const error = await assertRejects(
     () => active(port, { secret: OTHER_SECRET }).connect(),
     Deno.errors.PermissionDenied,
-    `the peer at 127.0.0.1:${port} did not prove it holds the shared secret`,
+    `the listener at 127.0.0.1:${port} closed the connection instead of confirming the key`,
   );
   for (const secret of [SECRET, OTHER_SECRET]) {
     assertFalse(error.message.includes(secret), "the message reveals a secret");
   }
-  // The intruder never took the slot: the right counterpart still gets in.
+  // Reported as it happened, before the counterpart arrives.
+  assertEquals(seen.seen.length, 1);
+  assertMatch(seen.seen[0].address!, /^127\.0\.0\.1:\d+$/);
+  assertStringIncludes(seen.seen[0].reason, "does not hold the same code");
+  assertInstanceOf(seen.seen[0].error, Deno.errors.PermissionDenied);
   using client = await active(port).connect();
   using server = await waiting;
   assertEquals(passive.rejectedPeers, 1);
   await assertDataFlows(client, server);
 });
 
-Deno.test("Connector in active mode refuses a passive side holding another secret", async () => {
+Deno.test("Connector in passive mode sends no confirmation to a peer whose tag is wrong: one guess, nothing to test offline", async () => {
+  const seen = rejections();
+  const { passive, port } = await listening({
+    onRejectedPeer: seen.onRejectedPeer,
+  });
+  await using _ = passive;
+  const waiting = passive.connect();
+  // A guesser runs the exchange correctly with a wrong code.
+  const guesser = await Deno.connect({ hostname: "127.0.0.1", port });
+  const own = hello();
+  await writeAll(guesser, own);
+  const theirs = await readExactly(guesser, HELLO + SHARE);
+  const sid = concat(own.subarray(1), theirs.subarray(1, HELLO));
+  const mine = await share(OTHER_SECRET, sid);
+  const point = scalarMultVerify(mine.scalar, theirs.subarray(HELLO))!;
+  const guessed = await tags(sid, point, mine.share, theirs.subarray(HELLO));
+  await writeAll(guesser, concat(mine.share, guessed.active));
+  // Nothing more comes: the connection ends without the passive tag.
+  assertEquals(await drainToEnd(guesser), 0);
+  guesser.close();
+  assertEquals(seen.seen.length, 1);
+  using client = await active(port).connect();
+  using server = await waiting;
+  await assertDataFlows(client, server);
+});
+
+Deno.test("Connector in active mode refuses a listener holding another secret", async () => {
   const { passive, port } = await listening({ secret: OTHER_SECRET });
   await using _ = passive;
   const waiting = passive.connect();
   await assertRejects(
     () => active(port).connect(),
     Deno.errors.PermissionDenied,
-    "did not prove it holds the shared secret",
+    "it holds another code or secret",
   );
   passive.close();
   await assertRejects(() => waiting, Deno.errors.Interrupted);
 });
 
-Deno.test("Connector in passive mode drops a peer that says nothing after handshakeTimeout and still accepts the real counterpart", async () => {
-  const { passive, port } = await listening({ handshakeTimeout: 1000 });
+Deno.test("Connector in passive mode reveals nothing to a peer that says nothing, drops it after handshakeTimeout and still accepts the real counterpart", async () => {
+  const seen = rejections();
+  const { passive, port } = await listening({
+    handshakeTimeout: 500,
+    onRejectedPeer: seen.onRejectedPeer,
+  });
   await using _ = passive;
   const waiting = passive.connect();
   using silent = await Deno.connect({ hostname: "127.0.0.1", port });
-  // The silent peer gets the hello, then the connection is closed.
-  assertEquals(await drainToEnd(silent), 33);
+  assertEquals(await drainToEnd(silent), 0, "not a byte to a silent peer");
   assertEquals(passive.rejectedPeers, 1);
+  assertStringIncludes(seen.seen[0].reason, "timed out");
   using client = await active(port).connect();
   using server = await waiting;
   await assertDataFlows(client, server);
@@ -287,7 +436,8 @@ Deno.test("Connector in passive mode lets the real counterpart in while a silent
   await using _ = passive;
   const waiting = passive.connect();
   using silent = await Deno.connect({ hostname: "127.0.0.1", port });
-  assertEquals((await readExactly(silent, 33))[0], 1);
+  await writeAll(silent, hello());
+  assertEquals((await readExactly(silent, HELLO + SHARE))[0], 2);
   using client = await active(port).connect();
   using server = await waiting;
   await assertDataFlows(client, server);
@@ -296,33 +446,69 @@ Deno.test("Connector in passive mode lets the real counterpart in while a silent
   assertEquals(passive.rejectedPeers, 0);
 });
 
-Deno.test("Connector in passive mode drops peers that send garbage and still accepts the real counterpart", async () => {
-  const { passive, port } = await listening();
+Deno.test("Connector in passive mode tells a client without the secret, in plain text, what it expects, and still accepts the real counterpart", async () => {
+  const seen = rejections();
+  const { passive, port } = await listening({
+    onRejectedPeer: seen.onRejectedPeer,
+  });
   await using _ = passive;
   const waiting = passive.connect();
-  // Plain text of the hello's length: wrong version byte.
   const http = await Deno.connect({ hostname: "127.0.0.1", port });
-  const request = encoder.encode("GET / HTTP/1.1\r\nHost: example\r\n\r\n");
-  assertEquals(request.length, 33);
-  await writeAll(http, request);
-  assertEquals(await drainToEnd(http), 33);
+  await writeAll(http, encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const answer = decoder.decode(await readToEnd(http));
   http.close();
-  // The right version byte, then random bytes for the proof.
-  const random = await Deno.connect({ hostname: "127.0.0.1", port });
-  const garbage = new Uint8Array(65);
-  crypto.getRandomValues(garbage);
-  garbage[0] = 1;
-  await writeAll(random, garbage);
-  assertEquals(await drainToEnd(random), 65);
-  random.close();
-  assertEquals(passive.rejectedPeers, 2);
+  assertEquals(
+    answer,
+    "@transfer/connect: this listener expects a code or shared secret (the CPace exchange, version 2); closing\n",
+  );
+  assertStringIncludes(seen.seen[0].reason, 'it sent "GET / HTTP/1.1');
   using client = await active(port).connect();
   using server = await waiting;
   await assertDataFlows(client, server);
-  assertEquals(passive.rejectedPeers, 2);
+  assertEquals(passive.rejectedPeers, 1);
 });
 
-Deno.test("Connector in passive mode refuses an answer replayed from an earlier session and still accepts the real counterpart", async () => {
+Deno.test("Connector refuses shares that are not valid group elements (the draft's B.3.11 inputs) on both sides", async () => {
+  const invalid = [
+    // Y_i1: does not decode; Y_i2: the neutral element.
+    Uint8Array.from(
+      "2b3c6b8c4f3800e7aef6864025b4ed79bd599117e427c41bd47d93d654b4a51c"
+        .match(/../g)!,
+      (pair) => parseInt(pair, 16),
+    ),
+    new Uint8Array(32),
+  ];
+  for (const bad of invalid) {
+    const seen = rejections();
+    const { passive, port } = await listening({
+      onRejectedPeer: seen.onRejectedPeer,
+    });
+    await using _ = passive;
+    const waiting = passive.connect();
+    const peer = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(peer, hello());
+    await readExactly(peer, HELLO + SHARE);
+    await writeAll(peer, concat(bad, new Uint8Array(TAG)));
+    assertEquals(await drainToEnd(peer), 0);
+    peer.close();
+    assertStringIncludes(seen.seen[0].reason, "not a valid ristretto255");
+    passive.close();
+    await assertRejects(() => waiting, Deno.errors.Interrupted);
+
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const connecting = active(listener.addr.port).connect();
+    using fake = await listener.accept();
+    await readExactly(fake, HELLO);
+    await writeAll(fake, concat(hello(), bad));
+    await assertRejects(
+      () => connecting,
+      Deno.errors.InvalidData,
+      "not a valid ristretto255 element",
+    );
+  }
+});
+
+Deno.test("Connector in passive mode refuses an exchange replayed from an earlier session and still accepts the real counterpart", async () => {
   // Session 1: a real pair through a relay that records what the active side sends.
   const first = await listening();
   await using _first = first.passive;
@@ -334,11 +520,15 @@ Deno.test("Connector in passive mode refuses an answer replayed from an earlier 
       hostname: "127.0.0.1",
       port: first.port,
     });
-    for (const length of [33, 32]) {
-      const sent = await readExactly(fromActive, length);
+    const steps: [number, number][] = [[HELLO, HELLO + SHARE], [
+      SHARE + TAG,
+      TAG,
+    ]];
+    for (const [up, down] of steps) {
+      const sent = await readExactly(fromActive, up);
       recorded.push(sent);
       await writeAll(toPassive, sent);
-      await writeAll(fromActive, await readExactly(toPassive, length));
+      await writeAll(fromActive, await readExactly(toPassive, down));
     }
   })();
   const [client, server] = await Promise.all([
@@ -349,76 +539,125 @@ Deno.test("Connector in passive mode refuses an answer replayed from an earlier 
   client.close();
   server.close();
 
-  // Session 2: the recording is replayed to a passive side with the same secret.
-  const { passive, port } = await listening();
+  // Session 2: the recording is replayed to a listener with the same secret.
+  const seen = rejections();
+  const { passive, port } = await listening({
+    onRejectedPeer: seen.onRejectedPeer,
+  });
   await using _ = passive;
   const waiting = passive.connect();
   const replay = await Deno.connect({ hostname: "127.0.0.1", port });
-  await writeAll(replay, new Uint8Array([...recorded[0], ...recorded[1]]));
-  assertEquals(await drainToEnd(replay), 65);
+  await writeAll(replay, concat(recorded[0], recorded[1]));
+  assertEquals(await drainToEnd(replay), HELLO + SHARE, "no tag for a replay");
   replay.close();
   assertEquals(passive.rejectedPeers, 1);
+  assertInstanceOf(seen.seen[0].error, Deno.errors.PermissionDenied);
   using realClient = await active(port).connect();
   using realServer = await waiting;
   await assertDataFlows(realClient, realServer);
 });
 
-Deno.test("Connector in active mode refuses a peer that reflects its own proof back", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const connecting = active(listener.addr.port).connect();
-  using peer = await listener.accept();
+Deno.test("Connector in passive mode refuses a peer that reflects the listener's own hello and share", async () => {
+  const seen = rejections();
+  const { passive, port } = await listening({
+    onRejectedPeer: seen.onRejectedPeer,
+  });
+  await using _ = passive;
+  const waiting = passive.connect();
+  const peer = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(peer, hello());
-  await readExactly(peer, 33);
-  await writeAll(peer, await readExactly(peer, 32));
-  await assertRejects(
-    () => connecting,
-    Deno.errors.PermissionDenied,
-    "did not prove it holds the shared secret",
-  );
+  const theirs = await readExactly(peer, HELLO + SHARE);
+  await writeAll(peer, concat(theirs.subarray(HELLO), new Uint8Array(TAG)));
+  assertEquals(await drainToEnd(peer), 0);
+  peer.close();
+  assertStringIncludes(seen.seen[0].reason, "sent back this side's own share");
+  passive.close();
+  await assertRejects(() => waiting, Deno.errors.Interrupted);
 });
 
-Deno.test("Connector in active mode refuses a peer that echoes its hello with InvalidData", async () => {
+Deno.test("Connector in active mode refuses a listener that echoes its hello, and one that reflects its tag", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const echoing = active(listener.addr.port).connect();
+  {
+    using peer = await listener.accept();
+    const theirs = await readExactly(peer, HELLO);
+    await writeAll(peer, theirs);
+    await assertRejects(
+      () => echoing,
+      Deno.errors.InvalidData,
+      "sent back this side's own nonce",
+    );
+  }
+  // An insider holding the secret still cannot pass the active side's own
+  // tag off as the passive one.
+  const reflecting = active(listener.addr.port).connect();
+  {
+    using peer = await listener.accept();
+    const theirs = await readExactly(peer, HELLO);
+    const own = hello();
+    const sid = concat(theirs.subarray(1), own.subarray(1));
+    const mine = await share(SECRET, sid);
+    await writeAll(peer, concat(own, mine.share));
+    const answer = await readExactly(peer, SHARE + TAG);
+    await writeAll(peer, answer.subarray(SHARE));
+    await assertRejects(
+      () => reflecting,
+      Deno.errors.PermissionDenied,
+      "did not prove it holds the same code or secret",
+    );
+  }
+});
+
+Deno.test("Connector names the version mismatch with a peer speaking version 1 (the HMAC exchange), on both sides", async () => {
+  const seen = rejections();
+  const { passive, port } = await listening({
+    onRejectedPeer: seen.onRejectedPeer,
+  });
+  await using _ = passive;
+  const waiting = passive.connect();
+  // A version 1 client sends its 33-byte hello and reads one back: it gets
+  // a hello with the version byte 2, which it reports, and nothing else.
+  const old = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(old, hello(1));
+  const answer = await readToEnd(old);
+  old.close();
+  assertEquals(answer.length, HELLO);
+  assertEquals(answer[0], 2);
+  assertStringIncludes(
+    seen.seen[0].reason,
+    "speaks version 1 of the @transfer/connect secret exchange",
+  );
+  passive.close();
+  await assertRejects(() => waiting, Deno.errors.Interrupted);
+
+  // A version 1 listener sends its hello at once.
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connecting = active(listener.addr.port).connect();
   using peer = await listener.accept();
-  await writeAll(peer, await readExactly(peer, 33));
+  await writeAll(peer, hello(1));
   await assertRejects(
     () => connecting,
     Deno.errors.InvalidData,
-    "sent back this side's own nonce",
+    `The listener at 127.0.0.1:${listener.addr.port} speaks version 1 of the @transfer/connect secret exchange (the HMAC exchange of @transfer/connect 0.1); this side speaks version 2 (CPace)`,
   );
 });
 
-Deno.test("Connector in active mode reports a peer that does not speak the protocol with InvalidData", async () => {
+Deno.test("Connector in active mode without a timeout bounds the exchange with handshakeTimeout when the listener says nothing", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
-  // A plain-text greeting: wrong version byte.
-  const greeting = active(port).connect();
-  {
-    using peer = await listener.accept();
-    await writeAll(
-      peer,
-      encoder.encode("SSH-2.0-OpenSSH_9.6\r\n" + "x".repeat(40)),
-    );
-    await assertRejects(
-      () => greeting,
-      Deno.errors.InvalidData,
-      "its first byte is 0x53, expected the version byte 0x01",
-    );
-  }
-  // A peer that closes after a few bytes.
-  const closing = active(port).connect();
-  {
-    const peer = await listener.accept();
-    await writeAll(peer, new Uint8Array([1, 2, 3]));
-    peer.close();
-    const error = await assertRejects(() => closing, Deno.errors.InvalidData);
-    assertStringIncludes(
-      error.message,
-      "closed the connection after 3 of the 33 bytes",
-    );
-    assertStringIncludes(error.message, `127.0.0.1:${port}`);
-  }
+  const connecting = new Connector({
+    host: "127.0.0.1",
+    port,
+    secret: SECRET,
+    handshakeTimeout: 300,
+  }).connect();
+  using peer = await listener.accept();
+  await assertRejects(
+    () => connecting,
+    Deno.errors.TimedOut,
+    `Timed out after 300 ms waiting for the handshake with 127.0.0.1:${port}`,
+  );
+  assertEquals(await drainToEnd(peer), HELLO);
 });
 
 Deno.test("Connector in active mode times out inside the exchange with TimedOut when the peer says nothing", async () => {
@@ -461,7 +700,7 @@ Deno.test("Connector with a secret and TLS together authenticates inside the enc
   await assertRejects(
     () => active(port, { tls: { caCerts }, secret: OTHER_SECRET }).connect(),
     Deno.errors.PermissionDenied,
-    "did not prove it holds the shared secret",
+    "Authentication failed",
   );
   using client = await active(port, { tls: { caCerts } }).connect();
   using server = await waiting;
@@ -485,7 +724,7 @@ Deno.test("Connector with TLS and a secret drops a peer that completes TLS and t
     caCerts,
   });
   await silent.handshake();
-  assertEquals(await drainToEnd(silent), 33);
+  assertEquals(await drainToEnd(silent), 0);
   assertEquals(passive.rejectedPeers, 1);
   using client = await active(port, { tls: { caCerts } }).connect();
   using server = await waiting;
@@ -528,25 +767,19 @@ Deno.test("Connector with a secret over a unix socket connects both ways", async
   }
 });
 
-Deno.test("new Connector() refuses a secret shorter than 16 bytes with RangeError naming the length and the minimum", () => {
-  const error = assertThrows(
-    () => new Connector({ port: 1, secret: "short" }),
+Deno.test("new Connector() accepts any non-empty secret and refuses an empty one with RangeError", () => {
+  new Connector({ port: 1, secret: "x" });
+  new Connector({ port: 1, secret: new Uint8Array(1) });
+  assertThrows(
+    () => new Connector({ port: 1, secret: "" }),
     RangeError,
-  );
-  assertStringIncludes(error.message, "5 bytes long");
-  assertStringIncludes(error.message, "at least 16 bytes");
-  assertFalse(
-    error.message.includes("short"),
-    "the message reveals the secret",
+    'Invalid option "secret": the string is empty',
   );
   assertThrows(
-    () => new Connector({ port: 1, secret: new Uint8Array(15) }),
+    () => new Connector({ port: 1, secret: new Uint8Array(0) }),
     RangeError,
-    "15 bytes long",
+    "the Uint8Array is empty",
   );
-  // Bytes, not characters: 8 two-byte characters are 16 bytes.
-  new Connector({ port: 1, secret: "é".repeat(8) });
-  new Connector({ port: 1, secret: new Uint8Array(16) });
 });
 
 Deno.test("new Connector() refuses a secret of the wrong shape with TypeError", () => {
@@ -616,7 +849,7 @@ Deno.test("Connector reads the secret from a file without its trailing newline, 
   }
 });
 
-Deno.test("Connector refuses a missing or short secret file before taking the port", async () => {
+Deno.test("Connector refuses a missing or empty secret file before taking the port", async () => {
   const directory = await Deno.makeTempDir();
   try {
     const missing = `${directory}/missing.txt`;
@@ -630,16 +863,66 @@ Deno.test("Connector refuses a missing or short secret file before taking the po
       Deno.errors.NotFound,
       `Cannot read the secret file "${missing}": no such file`,
     );
-    const short = `${directory}/short.txt`;
-    await Deno.writeTextFile(short, "0123456789abcde\n");
+    const empty = `${directory}/empty.txt`;
+    await Deno.writeTextFile(empty, "\n");
     const error = await assertRejects(
-      () => active(1, { secret: { file: short } }).connect(),
+      () => active(1, { secret: { file: empty } }).connect(),
       RangeError,
-      "15 bytes long",
+      "is empty",
     );
-    assertStringIncludes(error.message, short);
-    assertFalse(error.message.includes("0123456789abcde"));
+    assertStringIncludes(error.message, empty);
   } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("Connector reads at most MAX_SECRET_FILE_SIZE bytes of a secret file: /dev/zero and a large file are refused, naming the file", async () => {
+  const before = Deno.memoryUsage().rss;
+  for (const file of ["/dev/zero", "/dev/urandom"]) {
+    const error = await assertRejects(
+      () => active(1, { secret: { file } }).connect(),
+      RangeError,
+      `The secret file "${file}" is larger than ${MAX_SECRET_FILE_SIZE} bytes`,
+    );
+    assertFalse(error.message.includes("\0"));
+  }
+  assert(Deno.memoryUsage().rss - before < 64 * 1024 * 1024, "memory bounded");
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(file, new Uint8Array(MAX_SECRET_FILE_SIZE).fill(65));
+    assertEquals(
+      (await resolveSecret(parseSecretOption({ file })!)).length,
+      MAX_SECRET_FILE_SIZE,
+    );
+    await Deno.writeFile(
+      file,
+      new Uint8Array(MAX_SECRET_FILE_SIZE + 1).fill(65),
+    );
+    await assertRejects(
+      () => resolveSecret(parseSecretOption({ file })!),
+      RangeError,
+      file,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("Connector in active mode counts reading the secret in its timeout (a FIFO nobody writes)", async () => {
+  const directory = await Deno.makeTempDir();
+  const fifo = `${directory}/fifo`;
+  try {
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert(made.success);
+    await assertRejects(
+      () => active(1, { secret: { file: fifo }, timeout: 300 }).connect(),
+      Deno.errors.TimedOut,
+      "Timed out after 300 ms",
+    );
+  } finally {
+    // Unblock the pending open so that no operation leaks.
+    const writer = await Deno.open(fifo, { write: true });
+    writer.close();
     await Deno.remove(directory, { recursive: true });
   }
 });
@@ -733,22 +1016,10 @@ Deno.test("authenticate() consumes exactly the exchange, so exchanges and data c
       assertEquals(await readExactly(server, 1), new Uint8Array([round]));
     }
     await assertRejects(
-      () => authenticate(client, "active", secret.subarray(0, 15), signal),
+      () => authenticate(client, "active", secret.subarray(0, 0), signal),
       RangeError,
-      "15 bytes long",
+      "The secret is empty",
     );
-    // Same roles on both ends: each expects the other role's proof.
-    const results = await Promise.allSettled([
-      authenticate(client, "active", secret, signal),
-      authenticate(server, "active", secret, signal),
-    ]);
-    for (const result of results) {
-      assertEquals(result.status, "rejected");
-      assertInstanceOf(
-        (result as PromiseRejectedResult).reason,
-        Deno.errors.PermissionDenied,
-      );
-    }
   } finally {
     client.close();
     server.close();

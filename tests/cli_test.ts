@@ -857,6 +857,20 @@ const USAGE_ERRORS: string[][] = [
   ["connect", "localhost", "80", "--progress", "--quiet"],
   ["connect", "localhost", "80", "--new-secret"],
   ["listen", "--secret-file", "s", "--new-secret"],
+  ["listen", "--code", "9000"],
+  ["connect", "localhost", "80", "--code"],
+  ["connect", "localhost", "80", "--code", "42-appel-river-stone-quick"],
+  ["connect", "localhost", "80", "--code", "apple-river"],
+  [
+    "connect",
+    "localhost",
+    "80",
+    "--code",
+    "42-apple-river-stone-quick",
+    "--secret-file",
+    "s",
+  ],
+  ["listen", "--secret-env", "A=B"],
   ["connect", "localhost", "80", "--frobnicate"],
   ["connect", "localhost", "80", "-x"],
 ];
@@ -975,7 +989,6 @@ Deno.test("cli: --permissions prints flags that work verbatim for a real TLS fil
     "--allow-net=127.0.0.1:0",
     `--allow-read=${FIXTURES}localhost.pem,${FIXTURES}localhost.key.pem`,
     `--allow-write=${target}`,
-    "--allow-env=TRANSFER_SECRET",
   ]);
   const listener = spawnCli(listenArgs, {
     permissions: listenFlags,
@@ -1003,7 +1016,6 @@ Deno.test("cli: --permissions prints flags that work verbatim for a real TLS fil
   assertEquals(connectFlags, [
     `--allow-net=127.0.0.1:${port}`,
     `--allow-read=${FIXTURES}ca.pem,${source}`,
-    "--allow-env=TRANSFER_SECRET",
   ]);
   const connected = await runCli(connectArgs, { permissions: connectFlags });
   const listened = await listener.result();
@@ -1026,7 +1038,7 @@ Deno.test("cli: --permissions touches no network", async () => {
   assertEquals(result.code, 0, result.stderr);
   assertEquals(
     decoder.decode(result.stdout),
-    `--allow-net=127.0.0.1:${port} --allow-env=TRANSFER_SECRET\n`,
+    `--allow-net=127.0.0.1:${port}\n`,
   );
   server.close();
   assertEquals(await accepted, false, "nobody connected");
@@ -1093,30 +1105,27 @@ Deno.test("cli: --json prints one parseable event per line on stderr", async () 
   assertStringIncludes(usageError.message, "see connect --help");
 });
 
-// --- shared secret (issue 8) -----------------------------------------------
+// --- codes and shared secrets (issue 14) -----------------------------------
 
-Deno.test("cli: listen --new-secret prints once a counterpart command that works verbatim", async () => {
+Deno.test("cli: listen --code prints a code and a counterpart command that works verbatim", async () => {
   const { process: listener, port } = await startListener(
-    ["--host", "127.0.0.1", "--new-secret"],
+    ["--host", "127.0.0.1", "--code"],
     { stdin: "piped" },
   );
   await using _listener = listener;
   const match = await listener.waitForStderr(
-    /\n {2}TRANSFER_SECRET=([0-9a-f]{64}) deno run (.+) (\S+) connect (\S+) (\d+)\n/,
+    /\n {2}deno run (\S+) (\S+) connect (\S+) (\d+) --code (\S+)\n/,
   );
-  const [, secret, flags, module, host, printedPort] = match;
-  assertEquals(listener.stderr.split(secret).length, 2, "shown exactly once");
-  assertEquals(flags.split(" "), [
-    `--allow-net=127.0.0.1:${port}`,
-    "--allow-env=TRANSFER_SECRET",
-  ]);
+  const [, flags, module, host, printedPort, code] = match;
+  assertMatch(code, /^\d\d(-[a-z]{4,5}){4}$/);
+  assertStringIncludes(listener.stderr, `code: ${code}\n`);
+  assertEquals(flags, `--allow-net=127.0.0.1:${port}`);
   assertEquals(module, CLI_PATH);
   assertEquals([host, Number(printedPort)], ["127.0.0.1", port]);
-  await using connector = spawnCli(["connect", host, printedPort], {
-    permissions: flags.split(" "),
-    env: { TRANSFER_SECRET: secret },
-    stdin: "piped",
-  });
+  await using connector = spawnCli(
+    ["connect", host, printedPort, "--code", code.toUpperCase()],
+    { permissions: [flags], stdin: "piped" },
+  );
   await Promise.all([
     connector.feed(encoder.encode("authenticated hello")),
     listener.feed(encoder.encode("authenticated reply")),
@@ -1130,31 +1139,50 @@ Deno.test("cli: listen --new-secret prints once a counterpart command that works
   assertEquals(decoder.decode(connected.stdout), "authenticated reply");
 });
 
-Deno.test("cli: TRANSFER_SECRET admits the right peer and turns away a wrong one", async () => {
-  const right = "correct horse battery staple 42";
-  const { process: listener, port } = await startListener(
-    ["--host", "127.0.0.1"],
-    { env: { TRANSFER_SECRET: right }, stdin: "piped" },
+Deno.test("cli: a wrong code and a client without one are turned away and reported as they happen; the right code then gets through", async () => {
+  const listener = spawnCli(
+    ["listen", "--host", "127.0.0.1", "--code", "--json"],
+    { stdin: "piped" },
   );
   await using _listener = listener;
-  const wrong = await runCli(["connect", "127.0.0.1", String(port)], {
-    env: { TRANSFER_SECRET: "a different secret of some length" },
-    stdin: "piped",
-  });
+  const port = Number(
+    (await listener.waitForStderr(/"event":"listening".*"port":(\d+)/))[1],
+  );
+  const code = (await listener.waitForStderr(/"code":"([^"]+)"/))[1];
+  const [number, ...words] = code.split("-");
+  const wrongCode = [
+    number,
+    ...words.slice(0, 3),
+    words[3] === "zone" ? "zoom" : "zone",
+  ]
+    .join("-");
+  const wrong = await runCli(
+    ["connect", "127.0.0.1", String(port), "--code", wrongCode],
+    { stdin: "piped" },
+  );
   assertEquals(wrong.code, 1, wrong.stderr);
   assertEquals(lines(wrong.stderr).length, 1, wrong.stderr);
+  assertStringIncludes(wrong.stderr, "it holds another code or secret");
   assertEquals(wrong.stdout.length, 0);
-  // A peer without any secret is dropped too (what it sees depends on timing:
-  // the listener's hello, then a close or a reset).
-  await using none = spawnCli(["connect", "127.0.0.1", String(port)], {
+  const rejected = await listener.waitForStderr(
+    /\{"event":"rejected","peer":"127\.0\.0\.1:\d+","reason":"[^"]*does not hold the same code[^"]*"\}\n/,
+  );
+  assert(rejected);
+  // A client without the code is told, in plain text, what the listener expects.
+  await using intruder = spawnCli(["connect", "127.0.0.1", String(port)], {
     stdin: "piped",
   });
-  await none.feed(encoder.encode("intruder without a secret"));
-  await none.result();
-  await using connector = spawnCli(["connect", "127.0.0.1", String(port)], {
-    env: { TRANSFER_SECRET: right },
-    stdin: "piped",
-  });
+  await intruder.feed(encoder.encode("intruder without a code"));
+  const none = await intruder.result();
+  assertStringIncludes(
+    decoder.decode(none.stdout),
+    "this listener expects a code or shared secret",
+  );
+  await listener.waitForStderr(/"event":"rejected".*\n.*"event":"rejected"/);
+  await using connector = spawnCli(
+    ["connect", "127.0.0.1", String(port), "--code", code],
+    { stdin: "piped" },
+  );
   await Promise.all([
     connector.feed(encoder.encode("it is me")),
     listener.feed(new Uint8Array(0)),
@@ -1167,10 +1195,10 @@ Deno.test("cli: TRANSFER_SECRET admits the right peer and turns away a wrong one
   assertEquals(decoder.decode(listened.stdout), "it is me");
 });
 
-Deno.test("cli: --secret-file on both sides, with --permissions naming the file", async () => {
+Deno.test("cli: --secret-file and --secret-env, with --permissions naming the file and the variable", async () => {
   await using dir = await tempDir();
   const secretFile = `${dir}/secret`;
-  await Deno.writeTextFile(secretFile, "0123456789abcdef0123456789abcdef\n");
+  await Deno.writeTextFile(secretFile, "x\n");
   const listenArgs = [
     "listen",
     "--host",
@@ -1190,27 +1218,85 @@ Deno.test("cli: --secret-file on both sides, with --permissions naming the file"
   });
   await using _listener = listener;
   const port = (await listener.waitForStderr(/listening on .*:(\d+)\n/))[1];
-  await using connector = spawnCli(
-    ["connect", "127.0.0.1", port, "--secret-file", secretFile],
-    { stdin: "piped" },
+  const connectArgs = ["connect", "127.0.0.1", port, "--secret-env", "MY_CODE"];
+  const printedConnect = await runCli([...connectArgs, "--permissions"], {
+    permissions: [],
+  });
+  assertEquals(
+    decoder.decode(printedConnect.stdout),
+    `--allow-net=127.0.0.1:${port} --allow-env=MY_CODE\n`,
   );
-  await connector.feed(encoder.encode("file secret"));
+  await using connector = spawnCli(connectArgs, {
+    permissions: decoder.decode(printedConnect.stdout).trim().split(" "),
+    env: { MY_CODE: "x" },
+    stdin: "piped",
+  });
+  await connector.feed(encoder.encode("one-character secret"));
   const [listened, connected] = await Promise.all([
     listener.result(),
     connector.result(),
   ]);
   assertEquals([listened.code, connected.code], [0, 0], connected.stderr);
-  assertEquals(decoder.decode(listened.stdout), "file secret");
+  assertEquals(decoder.decode(listened.stdout), "one-character secret");
 });
 
-Deno.test("cli: a secret shorter than 16 bytes is refused before the network", async () => {
-  const result = await runCli(["listen", "--host", "127.0.0.1"], {
-    env: { TRANSFER_SECRET: "short" },
+Deno.test("cli: a secret asked for that cannot be read exits 3 naming the flag, before the network", async () => {
+  await using dir = await tempDir();
+  const cases: [string[], string[] | undefined, string][] = [
+    [
+      ["--secret-file", `${dir}/missing`],
+      undefined,
+      `--secret-file ${dir}/missing: the secret cannot be read`,
+    ],
+    [["--secret-file", "/dev/zero"], undefined, "larger than 4096 bytes"],
+    [
+      ["--secret-file", `${dir}/x`],
+      ["--allow-net=127.0.0.1:0"],
+      `--allow-read=${dir}/x`,
+    ],
+    [
+      ["--secret-env", "UNSET_CODE_VARIABLE"],
+      undefined,
+      "--secret-env UNSET_CODE_VARIABLE: the secret cannot be read",
+    ],
+    [
+      ["--secret-env", "MY_CODE"],
+      ["--allow-net=127.0.0.1:0"],
+      "--allow-env=MY_CODE",
+    ],
+  ];
+  for (const [flags, permissions, expected] of cases) {
+    const result = await runCli(["listen", "--host", "127.0.0.1", ...flags], {
+      permissions,
+      env: { MY_CODE: "x" },
+    });
+    assertEquals(result.code, 3, result.stderr);
+    assertEquals(lines(result.stderr).length, 1, result.stderr);
+    assertStringIncludes(result.stderr, expected);
+    assert(!result.stderr.includes("listening"), result.stderr);
+  }
+});
+
+Deno.test("cli: TRANSFER_SECRET in the environment is not read: no secret is checked unless a flag asks for one", async () => {
+  const { process: listener, port } = await startListener(
+    ["--host", "127.0.0.1"],
+    {
+      permissions: ["--allow-net=127.0.0.1:0"],
+      env: { TRANSFER_SECRET: "0123456789abcdef0123456789abcdef" },
+    },
+  );
+  await using _listener = listener;
+  await using connector = spawnCli(["connect", "127.0.0.1", String(port)], {
+    stdin: "piped",
   });
-  assertEquals(result.code, 2, result.stderr);
-  assertEquals(lines(result.stderr).length, 1, result.stderr);
-  assertStringIncludes(result.stderr, "at least 16 bytes");
-  assert(!result.stderr.includes("listening"));
+  await connector.feed(encoder.encode("plain"));
+  const [listened, connected] = await Promise.all([
+    listener.result(),
+    connector.result(),
+  ]);
+  assertEquals([listened.code, connected.code], [0, 0], listened.stderr);
+  assertEquals(decoder.decode(listened.stdout), "plain");
+  assert(!listened.stderr.includes("warning"), listened.stderr);
 });
 
 Deno.test("cli: --send-only discards the peer's bytes and --recv-only sends nothing", async () => {
@@ -1385,37 +1471,3 @@ for (const blocking of [false, true]) {
     }
   });
 }
-
-Deno.test("cli: listen warns when TRANSFER_SECRET cannot be read, and not when it can", async () => {
-  const withoutEnv = await runCli([
-    "listen",
-    "--host",
-    "127.0.0.1",
-    "--timeout",
-    "0.2",
-  ], {
-    permissions: ["--allow-net=127.0.0.1:0"],
-    env: { TRANSFER_SECRET: "0123456789abcdef0123456789abcdef" },
-  });
-  assertEquals(withoutEnv.code, 1, withoutEnv.stderr);
-  assertStringIncludes(
-    withoutEnv.stderr,
-    "warning: no shared secret is checked: TRANSFER_SECRET is only read with --allow-env=TRANSFER_SECRET",
-  );
-  const withEnv = await runCli([
-    "listen",
-    "--host",
-    "127.0.0.1",
-    "--timeout",
-    "0.2",
-  ], {
-    permissions: ["--allow-net=127.0.0.1:0", "--allow-env=TRANSFER_SECRET"],
-  });
-  assertEquals(withEnv.code, 1, withEnv.stderr);
-  assert(!withEnv.stderr.includes("warning"), withEnv.stderr);
-  const quiet = await runCli(
-    ["listen", "--host", "127.0.0.1", "--timeout", "0.2", "--quiet"],
-    { permissions: ["--allow-net=127.0.0.1:0"] },
-  );
-  assert(!quiet.stderr.includes("warning"), quiet.stderr);
-});

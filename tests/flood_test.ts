@@ -52,6 +52,19 @@ async function dialTls(port: number): Promise<Deno.TlsConn> {
   return conn;
 }
 
+/**
+ * Plays the active side's first step of the secret exchange (version 2: the
+ * version byte and a nonce) and reads the passive side's answer (its hello
+ * and share): the peer is then in vetting, mid-exchange.
+ */
+async function startExchange(conn: Deno.Conn): Promise<void> {
+  const hello = new Uint8Array(33);
+  hello[0] = 2;
+  crypto.getRandomValues(hello.subarray(1));
+  await writeAll(conn, hello);
+  await readExactly(conn, 65);
+}
+
 /** Open descriptors of this process (the tests run with -A). */
 function openDescriptors(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
@@ -166,8 +179,7 @@ for (const tls of [false, true]) {
     // The peer with progress: TLS done, or the first byte of the exchange.
     const progressed = tls ? await dialTls(port) : await dial(port);
     try {
-      await readExactly(progressed, 1); // the passive side's hello: vetted
-      if (!tls) await writeAll(progressed, new Uint8Array([1]));
+      await startExchange(progressed); // vetted, mid-exchange
       await new Promise((resolve) => setTimeout(resolve, 100));
       for (let index = 0; index < QUEUE + 1; index++) {
         silent.push(await dial(port));
@@ -180,7 +192,7 @@ for (const tls of [false, true]) {
         await assertPeerClosed(silent[1], "the next silent peer stays open");
       }
       // The peer with progress is still in vetting: garbage makes it fail.
-      await writeAll(progressed, new Uint8Array(65));
+      await writeAll(progressed, new Uint8Array(96)); // an invalid share
       await assertPeerClosed(progressed, "the peer with progress stays open");
       assertEquals(wait.rejected(), 3, "the peer with progress was kept");
     } finally {
@@ -211,8 +223,7 @@ Deno.test("acceptCounterpart() gives silent peers at most 1 s once the queue is 
   try {
     const speaking = await dial(port);
     peers.push(speaking);
-    await readExactly(speaking, 1);
-    await writeAll(speaking, new Uint8Array([1]));
+    await startExchange(speaking);
     for (let index = 0; index < 2; index++) peers.push(await dial(port));
     await new Promise((resolve) => setTimeout(resolve, 1100));
     assertEquals(wait.rejected(), 0, "nobody dropped while not half full");
@@ -286,10 +297,10 @@ for (const tls of [false, true]) {
     try {
       await new Promise((resolve) => setTimeout(resolve, 100));
       for (let index = 0; index < 100; index++) {
-        // Each receives the passive side's hello: it is in vetting.
+        // Each gets the passive side's hello and share: it is in vetting.
         const conn = tls ? await dialTls(port) : await dial(port);
         stalled.push(conn);
-        await readExactly(conn, 1);
+        await startExchange(conn);
       }
       flooded.resolve();
       using client = await counterpart;

@@ -1,0 +1,136 @@
+/**
+ * Short codes for `listen --code` / `connect HOST PORT --code CODE`: two
+ * digits and four words, e.g. `42-apple-river-stone-quick`, easy to read
+ * aloud, used as the secret of the CPace exchange; and the secret the command
+ * line asks for, read up front so that a secret that cannot be read is an
+ * error naming the flag.
+ *
+ * A code holds log2(100 × 2048⁴) ≈ 50.6 bits. Each connection to the listener
+ * tests one guess at most, so an attacker making 1,000 attempts per second
+ * for a day (86.4 million guesses) succeeds with probability 86.4e6 / 2^50.6
+ * ≈ 4.9e-8, below one in a million; and the listener, which accepts one
+ * counterpart, reports each attempt as it happens.
+ *
+ * @module
+ */
+import {
+  type ConnectorOptions,
+  parseSecretOption,
+  resolveSecret,
+} from "../mod.ts";
+import { CODE_WORDS } from "./code_words.ts";
+import { UsageError } from "./flags.ts";
+
+/** Words in a code. */
+const CODE_WORD_COUNT = 4;
+/** The number in front of a code: 00 to 99. */
+const CODE_NUMBERS = 100;
+
+/** The entropy of a code in bits: log2(100 × 2048⁴). */
+export const CODE_BITS: number = Math.log2(CODE_NUMBERS) +
+  CODE_WORD_COUNT * Math.log2(CODE_WORDS.length);
+
+/** A uniformly random integer below `limit` (≤ 2³²), without modulo bias. */
+function randomBelow(limit: number): number {
+  const ceiling = Math.floor(2 ** 32 / limit) * limit;
+  const value = new Uint32Array(1);
+  for (;;) {
+    crypto.getRandomValues(value);
+    if (value[0] < ceiling) return value[0] % limit;
+  }
+}
+
+/** Makes a new random code such as `42-apple-river-stone-quick`. */
+export function makeCode(): string {
+  const number = String(randomBelow(CODE_NUMBERS)).padStart(2, "0");
+  const words = Array.from(
+    { length: CODE_WORD_COUNT },
+    () => CODE_WORDS[randomBelow(CODE_WORDS.length)],
+  );
+  return [number, ...words].join("-");
+}
+
+/**
+ * Reads a code as the user typed it: case, spaces instead of dashes and
+ * surrounding blanks do not matter; the result is the canonical form both
+ * sides use as the secret.
+ *
+ * @throws {UsageError} Naming what is wrong: the shape, or a word that is
+ * not in the list (a typo shows before any connection is made).
+ */
+export function normalizeCode(text: string): string {
+  const parts = text.trim().toLowerCase().split(/[\s-]+/).filter((part) =>
+    part !== ""
+  );
+  const example = "42-apple-river-stone-quick";
+  if (parts.length !== CODE_WORD_COUNT + 1 || !/^\d{1,2}$/.test(parts[0])) {
+    throw new UsageError(
+      `--code expects the code the listener printed: a number and ${CODE_WORD_COUNT} words such as ${example}, got ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  for (const word of parts.slice(1)) {
+    if (!CODE_WORDS.includes(word)) {
+      throw new UsageError(
+        `--code: ${
+          JSON.stringify(word)
+        } is not one of the code words; check the code the listener printed (such as ${example})`,
+      );
+    }
+  }
+  return [parts[0].padStart(2, "0"), ...parts.slice(1)].join("-");
+}
+
+/** A secret that was asked for and cannot be read: the CLI exits with 3. */
+export class SecretUnreadableError extends Error {
+  /**
+   * @param message What failed, starting with the flag as typed.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SecretUnreadableError";
+  }
+}
+
+/**
+ * Reads the secret of `--secret-file` or `--secret-env` now (bounded in size,
+ * and in time by `timeout`) and returns the connector options with the bytes
+ * in place, so that a failure names the flag; other options are returned as
+ * they are.
+ *
+ * @throws {SecretUnreadableError} When the secret cannot be read, naming the
+ * flag and the file or variable.
+ */
+export async function readSecretFlag(
+  connector: ConnectorOptions,
+  flag: string | undefined,
+): Promise<ConnectorOptions> {
+  const secret = connector.secret;
+  if (
+    flag === undefined || typeof secret !== "object" ||
+    secret instanceof Uint8Array
+  ) {
+    return connector;
+  }
+  const source = parseSecretOption(secret)!;
+  const signal = connector.timeout === undefined
+    ? undefined
+    : AbortSignal.timeout(connector.timeout);
+  try {
+    return { ...connector, secret: await resolveSecret(source, signal) };
+  } catch (error) {
+    const what = "file" in secret ? secret.file : secret.env;
+    const reason = error instanceof DOMException &&
+        error.name === "TimeoutError"
+      ? `timed out after ${connector.timeout} ms reading it`
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new SecretUnreadableError(
+      `${flag} ${what}: the secret cannot be read: ${reason}`,
+      { cause: error },
+    );
+  }
+}
