@@ -159,6 +159,8 @@ export function parseCliArgs(
     json: false,
     progress: "never" as const,
     quiet: false,
+    confirm: false,
+    halfClose: true,
     permissions: false,
     debug: flags.flag("debug"),
     secretVariableUnknown: false,

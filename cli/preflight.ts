@@ -1,0 +1,145 @@
+/**
+ * Everything about a run that can be checked before the network: every
+ * missing permission in one error, `--send` readable and not a directory,
+ * `--recv` creatable in an existing directory, and `--send` and `--recv` not
+ * the same file (device and inode).
+ *
+ * @module
+ */
+import {
+  assertPermissionsGranted,
+  type ConnectorPermission,
+} from "../permissions.ts";
+import { accessFile } from "../_files.ts";
+import { UsageError } from "./flags.ts";
+
+/** The files of a run, opened before the network. */
+export interface PreparedFiles extends AsyncDisposable {
+  /** `--send FILE`, open for reading. */
+  input?: Deno.FsFile;
+  /** `--recv FILE`, open for writing, not yet truncated. */
+  output?: Deno.FsFile;
+  /** The size of `--send FILE` (for the progress bar). */
+  expected?: number;
+  /** Empties the output once connected (it is kept until then). */
+  truncateOutput(): Promise<void>;
+  /**
+   * Keeps the output file even when the run fails before connecting (by
+   * default a file this run created is removed then).
+   */
+  keepOutput(): void;
+}
+
+/**
+ * Throws one `Deno.errors.NotCapable` naming every missing permission.
+ *
+ * @param descriptors Everything the run needs: the connector's, the files'.
+ */
+export function checkPermissions(
+  descriptors: readonly ConnectorPermission[],
+): void {
+  assertPermissionsGranted(descriptors);
+}
+
+function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.dev !== null && a.ino !== null && a.dev === b.dev &&
+    a.ino === b.ino;
+}
+
+async function openOutput(
+  path: string,
+): Promise<{ file: Deno.FsFile; created: boolean }> {
+  return await accessFile("write", "--recv file", path, async () => {
+    try {
+      const file = await Deno.open(path, { write: true, createNew: true });
+      return { file, created: true };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      return { file: await Deno.open(path, { write: true }), created: false };
+    }
+  }).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) {
+      const directory = path.includes("/")
+        ? path.slice(0, path.lastIndexOf("/")) || "/"
+        : ".";
+      throw new Deno.errors.NotFound(
+        `Cannot write --recv file "${path}": the directory "${directory}" does not exist`,
+        { cause: error },
+      );
+    }
+    throw error;
+  });
+}
+
+/**
+ * Opens `--send` and `--recv` before the network.
+ *
+ * @param send The `--send` path.
+ * @param recv The `--recv` path.
+ * @returns The open files; dispose to close them.
+ * @throws {UsageError} When both name the same file.
+ */
+export async function prepareFiles(
+  send: string | undefined,
+  recv: string | undefined,
+): Promise<PreparedFiles> {
+  let input: Deno.FsFile | undefined;
+  let output: Deno.FsFile | undefined;
+  let created = false;
+  let keep = false;
+  let expected: number | undefined;
+  try {
+    let inputInfo: Deno.FileInfo | undefined;
+    if (send !== undefined) {
+      input = await accessFile(
+        "read",
+        "--send file",
+        send,
+        () => Deno.open(send),
+      );
+      inputInfo = await input.stat();
+      if (inputInfo.isDirectory) {
+        throw new Deno.errors.IsADirectory(
+          `Cannot read --send file "${send}": it is a directory; give a file (for a directory, pipe tar into stdin)`,
+        );
+      }
+      expected = inputInfo.isFile ? inputInfo.size : undefined;
+    }
+    if (recv !== undefined) {
+      ({ file: output, created } = await openOutput(recv));
+      const outputInfo = await output.stat();
+      if (inputInfo !== undefined && sameFile(inputInfo, outputInfo)) {
+        throw new UsageError(
+          `--send "${send}" and --recv "${recv}" are the same file`,
+        );
+      }
+    }
+  } catch (error) {
+    input?.close();
+    output?.close();
+    if (created && recv !== undefined) await Deno.remove(recv).catch(() => {});
+    throw error;
+  }
+  return {
+    input,
+    output,
+    expected,
+    truncateOutput: async () => {
+      await output?.truncate(0);
+      keep = true;
+    },
+    keepOutput: () => keep = true,
+    async [Symbol.asyncDispose]() {
+      for (const file of [input, output]) {
+        try {
+          file?.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      if (created && !keep && recv !== undefined) {
+        await Deno.remove(recv).catch(() => {});
+      }
+    },
+  };
+}
