@@ -391,10 +391,11 @@ async function run(
       input: source,
       output: sink,
       interactiveInput,
+      // stdin at its end from the start (</dev/null) is an empty request
+      // and half-closes at once like any input: two runs with nothing to
+      // send finish instead of waiting for each other. --recv-only and
+      // --no-half-close wait for the peer's end instead.
       halfClose: options.halfClose,
-      // stdin that ends before its first byte (</dev/null in a script) has
-      // nothing to say: our side stays open until the peer ended its own.
-      holdEmptyInput: input === undefined && !interactiveInput,
       signal: stopped,
       onSent: (bytes: number) => reporter.addSent(bytes),
       onReceived: (bytes: number) => reporter.addReceived(bytes),

@@ -274,12 +274,6 @@ export interface TransferOptions {
    * always ended after the peer's.
    */
   halfClose?: boolean;
-  /**
-   * An input that ends before its first byte (stdin `</dev/null` in a
-   * script) counts as "nothing to send": our side stays open until the peer
-   * has ended its stream, as with no input at all (default `false`).
-   */
-  holdEmptyInput?: boolean;
   /** Called as bytes reach the peer. */
   onSent?: (bytes: number) => void;
   /** Called as the peer's bytes are written to the output. */
@@ -503,9 +497,7 @@ export async function transfer(
       }
     }
     if (firstError !== undefined) return;
-    const hold = options.input === undefined ||
-      options.halfClose === false ||
-      (options.holdEmptyInput === true && counts.sent === 0);
+    const hold = options.input === undefined || options.halfClose === false;
     // Never end our side before the peer has ended its own: senders such as
     // nc -l stop at our end of stream.
     if (hold) await peerEnd;

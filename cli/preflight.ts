@@ -46,6 +46,49 @@ function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
     a.ino === b.ino;
 }
 
+function canRead(path: string): boolean {
+  return Deno.permissions.querySync({ name: "read", path }).state ===
+    "granted";
+}
+
+function lexicalAbsolute(path: string): string | undefined {
+  if (path.startsWith("/")) return path;
+  if (!canRead(".")) return undefined;
+  return `${Deno.cwd()}/${path}`;
+}
+
+function normalize(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return "/" + parts.join("/");
+}
+
+/**
+ * Whether `--recv` is the `--send` file: by device and inode when `--recv`
+ * may be read (stat needs read access), else by resolved path.
+ */
+async function sameFileAs(
+  send: string,
+  sendInfo: Deno.FileInfo,
+  recv: string,
+  output: Deno.FsFile,
+): Promise<boolean> {
+  if (canRead(recv)) return sameFile(sendInfo, await output.stat());
+  const recvPath = lexicalAbsolute(recv);
+  if (recvPath === undefined) return normalize(send) === normalize(recv);
+  let sendPath = lexicalAbsolute(send) ?? send;
+  try {
+    sendPath = await Deno.realPath(send);
+  } catch {
+    // Not allowed to resolve it: compare as written.
+  }
+  return normalize(sendPath) === normalize(recvPath);
+}
+
 async function openOutput(
   path: string,
 ): Promise<{ file: Deno.FsFile; created: boolean }> {
@@ -107,11 +150,12 @@ export async function prepareFiles(
     }
     if (recv !== undefined) {
       ({ file: output, created } = await openOutput(recv));
-      const outputInfo = await output.stat();
-      if (inputInfo !== undefined && sameFile(inputInfo, outputInfo)) {
-        throw new UsageError(
-          `--send "${send}" and --recv "${recv}" are the same file`,
-        );
+      if (send !== undefined && inputInfo !== undefined) {
+        if (await sameFileAs(send, inputInfo, recv, output)) {
+          throw new UsageError(
+            `--send "${send}" and --recv "${recv}" are the same file`,
+          );
+        }
       }
     }
   } catch (error) {
