@@ -333,6 +333,7 @@ async function run(
   let files: PreparedFiles | undefined;
   let conn: Deno.Conn | undefined;
   let abort = false;
+  let bound: string | undefined;
   try {
     checkPermissions(runPermissions(options, connector));
     files = await prepareFiles(options.send, options.recv);
@@ -345,6 +346,7 @@ async function run(
         );
       }
       const addr = await connector.listen();
+      if (addr.transport === "unix") bound = addr.path;
       reporter.listening(
         formatAddr(addr),
         addr.transport === "tcp" ? addr.port : undefined,
@@ -391,11 +393,13 @@ async function run(
       input: source,
       output: sink,
       interactiveInput,
-      // stdin at its end from the start (</dev/null) is an empty request
-      // and half-closes at once like any input: two runs with nothing to
-      // send finish instead of waiting for each other. --recv-only and
-      // --no-half-close wait for the peer's end instead.
+      // stdin at its end from the start (</dev/null) half-closes at once
+      // (an empty request: two runs with nothing to send finish), except in
+      // a receiver into a file (--recv FILE): it ends its side only after
+      // the peer's, so that a failed write can still reset the connection.
       halfClose: options.halfClose,
+      holdEmptyInput: input === undefined && !interactiveInput &&
+        options.recv !== undefined,
       signal: stopped,
       onSent: (bytes: number) => reporter.addSent(bytes),
       onReceived: (bytes: number) => reporter.addReceived(bytes),
@@ -460,6 +464,7 @@ async function run(
   } finally {
     await reporter.stop();
     connector.close();
+    if (bound !== undefined) await removeSocketFile(bound);
     if (!abort) {
       try {
         conn?.close();
@@ -471,6 +476,20 @@ async function run(
     // a FIN of ours or TLS close_notify (with unread data: a reset), so the
     // peer cannot take the failure for the end of a complete transfer.
     await files?.[Symbol.asyncDispose]();
+  }
+}
+
+/**
+ * Removes the socket file this run bound. Deno unlinks it when the listener
+ * resource is dropped, which a pending accept can delay past the exit; the
+ * file cannot be anyone else's while it exists (bind refuses an existing
+ * path).
+ */
+async function removeSocketFile(path: string): Promise<void> {
+  try {
+    if ((await Deno.lstat(path)).isSocket) await Deno.remove(path);
+  } catch {
+    // Already removed.
   }
 }
 

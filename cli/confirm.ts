@@ -420,10 +420,28 @@ export async function confirmedTransfer(
     },
   };
   const output = options.output ?? discard;
+  const tellFailure = async (reason: string) => {
+    const text = new TextEncoder().encode(reason.slice(0, 1000));
+    const payload = encodeCount(counts.received, text.length);
+    payload.set(text, 8);
+    await writer.control(FRAME_FAILED, payload);
+  };
+  // After a failed write the peer's data is read and dropped up to its END,
+  // so that it gets our answer instead of a broken connection.
   const hashedOutput: ByteSink = {
     async write(buffer: Uint8Array): Promise<number> {
-      const count = await output.write(buffer);
+      if (outputFailure !== undefined) return buffer.length;
+      let count: number;
+      try {
+        count = await output.write(buffer);
+      } catch (error) {
+        outputFailure = error;
+        await tellFailure(`cannot write ${names.output}: ${reasonOf(error)}`);
+        return buffer.length;
+      }
       receivedHash.update(buffer.subarray(0, count));
+      counts.received += count;
+      options.onReceived?.(count);
       return count;
     },
   };
@@ -456,38 +474,25 @@ export async function confirmedTransfer(
   };
 
   const receive = async () => {
+    let arrived = 0;
     try {
-      await pump(reader, hashedOutput, {
+      arrived = await pump(reader, hashedOutput, {
         bufferSize: options.bufferSize,
-        onWrite: (bytes) => {
-          counts.received += bytes;
-          options.onReceived?.(bytes);
-        },
       });
     } catch (error) {
       const cause = error instanceof PumpError ? error.cause : error;
-      if (!(error instanceof PumpError && error.side === "write")) {
-        throw new TransferError(
-          `Receiving from ${names.peer} failed after ${
-            formatByteCount(counts.received)
-          } (all written to ${names.output}): ${reasonOf(cause)}`,
-          counts,
-          cause,
-        );
-      }
-      outputFailure = cause;
-      const reason = new TextEncoder().encode(
-        `cannot write ${names.output}: ${reasonOf(cause)}`.slice(0, 1000),
+      throw new TransferError(
+        `Receiving from ${names.peer} failed after ${
+          formatByteCount(counts.received)
+        } (all written to ${names.output}): ${reasonOf(cause)}`,
+        counts,
+        cause,
       );
-      const payload = encodeCount(counts.received, reason.length);
-      payload.set(reason, 8);
-      await writer.control(FRAME_FAILED, payload);
-      await reader.skipData();
     }
     if (options.interactiveInput) stopReading.abort();
-    if (reader.endCount !== counts.received && outputFailure === undefined) {
+    if (reader.endCount !== arrived) {
       throw new ProtocolError(
-        `${names.peer} says it sent ${reader.endCount} bytes, ${counts.received} arrived`,
+        `${names.peer} says it sent ${reader.endCount} bytes, ${arrived} arrived`,
       );
     }
     if (outputFailure !== undefined) return;
@@ -495,12 +500,9 @@ export async function confirmedTransfer(
       await options.sync?.();
     } catch (error) {
       outputFailure = error;
-      const reason = new TextEncoder().encode(
+      await tellFailure(
         `cannot sync ${names.output} to disk: ${reasonOf(error)}`,
       );
-      const payload = encodeCount(counts.received, reason.length);
-      payload.set(reason, 8);
-      await writer.control(FRAME_FAILED, payload);
       return;
     }
     const digest = receivedHash.copy().digest();

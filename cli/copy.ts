@@ -274,6 +274,12 @@ export interface TransferOptions {
    * always ended after the peer's.
    */
   halfClose?: boolean;
+  /**
+   * An input that ends before its first byte counts as "nothing to send":
+   * our side stays open until the peer has ended its own, as without an
+   * input (default `false`; the CLI sets it for stdin with `--recv FILE`).
+   */
+  holdEmptyInput?: boolean;
   /** Called as bytes reach the peer. */
   onSent?: (bytes: number) => void;
   /** Called as the peer's bytes are written to the output. */
@@ -497,7 +503,9 @@ export async function transfer(
       }
     }
     if (firstError !== undefined) return;
-    const hold = options.input === undefined || options.halfClose === false;
+    const hold = options.input === undefined ||
+      options.halfClose === false ||
+      (options.holdEmptyInput === true && counts.sent === 0);
     // Never end our side before the peer has ended its own: senders such as
     // nc -l stop at our end of stream.
     if (hold) await peerEnd;

@@ -563,18 +563,16 @@ for (const role of ["receiver", "sender"] as const) {
     await using space = await workspace(64 * MiB);
     const out = `${space.dir}/o`;
     const port = freePort();
-    // A slow peer keeps the transfer going: pv is not there, so a throttled
-    // socat reader/writer is.
+    // The peer pauses after 1 MiB, so the run is mid-transfer when the signal
+    // comes.
     await using peer = role === "receiver"
       ? tool("bash", [
         "-c",
-        `head -c ${
-          64 * MiB
-        } ${space.data} | socat -u -b 65536 STDIN TCP-LISTEN:${port},bind=127.0.0.1`,
+        `{ head -c ${MiB} ${space.data}; sleep 4; } | socat -u STDIN TCP-LISTEN:${port},bind=127.0.0.1`,
       ])
       : tool("bash", [
         "-c",
-        `socat -u TCP-LISTEN:${port},bind=127.0.0.1,rcvbuf=65536 STDOUT | (sleep 30; cat) >/dev/null`,
+        `socat -u TCP-LISTEN:${port},bind=127.0.0.1,rcvbuf=65536 STDOUT | (sleep 4; cat) >/dev/null`,
       ]);
     await waitListening(port);
     await using run = role === "receiver"
@@ -595,14 +593,19 @@ for (const role of ["receiver", "sender"] as const) {
         space.data,
         "--json",
       ]);
-    await sleep(700);
+    if (role === "receiver") {
+      await waitForPath(out);
+      while ((await Deno.stat(out)).size < MiB) await sleep(10);
+    }
+    await sleep(300);
     run.kill("SIGTERM");
     const result = await run.finished();
     assertEquals(result.code, 143, result.stderr);
     const error = JSON.parse(result.stderr.trim().split("\n").at(-1)!);
     assertEquals([error.signal, error.exitCode], ["SIGTERM", 143]);
     if (role === "receiver") {
-      assertEquals(error.received, (await Deno.stat(out)).size);
+      assertEquals(error.received, MiB);
+      assertEquals((await Deno.stat(out)).size, MiB);
       const data = await Deno.readFile(space.data);
       const written = await Deno.readFile(out);
       assertEquals(written, data.subarray(0, written.length));
