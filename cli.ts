@@ -9,8 +9,10 @@
  * ```
  *
  * Exit codes: 0 when every input byte was written to the peer and the peer's
- * stream ended cleanly; 1 on a network, TLS or I/O failure, including a
- * truncated transfer; 2 on a usage error; 3 on a missing permission. Run it
+ * stream ended cleanly (with `--confirm` on both sides: when the peer
+ * confirmed writing them, by count and SHA-256); 1 on a network, TLS or I/O
+ * failure, including a truncated transfer; 2 on a usage error; 3 on missing
+ * permissions; 129/130/143 when stopped by SIGHUP/SIGINT/SIGTERM. Run it
  * with `--help` for every option, and with `--permissions` to print the exact
  * `deno run` flags an invocation needs. Importing this module runs nothing.
  *

@@ -112,7 +112,7 @@ Deno.test("peers: ncat -l --ssl sending (no close_notify): exit 1 truncated, but
 Deno.test("peers: openssl s_server sending, connect --tls --recv-only gets every byte", async () => {
   await using space = await workspace(SIZE);
   const port = freePort();
-  await using sender = tool("openssl", [
+  await using _sender = tool("openssl", [
     "s_server",
     "-quiet",
     "-accept",
@@ -565,7 +565,7 @@ for (const role of ["receiver", "sender"] as const) {
     const port = freePort();
     // The peer pauses after 1 MiB, so the run is mid-transfer when the signal
     // comes.
-    await using peer = role === "receiver"
+    await using _peer = role === "receiver"
       ? tool("bash", [
         "-c",
         `{ head -c ${MiB} ${space.data}; sleep 4; } | socat -u STDIN TCP-LISTEN:${port},bind=127.0.0.1`,
