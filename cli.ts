@@ -423,7 +423,7 @@ async function run(
       );
       const result = await confirmedTransfer(conn, {
         ...transferOptions,
-        sync: output === undefined ? undefined : () => output.sync(),
+        sync: output === undefined ? undefined : () => syncFile(output),
       });
       await reporter.done({ peer, ...result });
     } else {
@@ -492,6 +492,15 @@ async function removeSocketFile(path: string): Promise<void> {
     if ((await Deno.lstat(path)).isSocket) await Deno.remove(path);
   } catch {
     // Already removed.
+  }
+}
+
+/** Syncs a `--recv` file to disk; a device (/dev/null) has nothing to sync. */
+async function syncFile(file: Deno.FsFile): Promise<void> {
+  try {
+    await file.sync();
+  } catch (error) {
+    if ((error as { code?: string }).code !== "EINVAL") throw error;
   }
 }
 

@@ -244,7 +244,9 @@ class FrameReader implements ByteSource {
   /** Makes the stash hold at least `length` bytes; false at a clean end. */
   async #fill(length: number): Promise<boolean> {
     while (this.#stash.length < length) {
-      const buffer = new Uint8Array(Math.max(65536, length));
+      // Exactly what is missing: the payload that follows goes straight
+      // into the caller's buffer, never through the stash.
+      const buffer = new Uint8Array(length - this.#stash.length);
       const count = await this.#conn.read(buffer);
       if (count === null) {
         if (this.#stash.length === 0) return false;
