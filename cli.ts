@@ -9,17 +9,17 @@
  * ```
  *
  * Exit codes: 0 when every input byte was written to the peer and the peer's
- * stream ended cleanly; 1 on a network, TLS or I/O failure, including a
- * truncated transfer; 2 on a usage error; 3 on a missing permission. Run it
+ * stream ended cleanly (with `--confirm` on both sides: when the peer
+ * confirmed writing them, by count and SHA-256); 1 on a network, TLS or I/O
+ * failure, including a truncated transfer; 2 on a usage error; 3 on missing
+ * permissions; 129/130/143 when stopped by SIGHUP/SIGINT/SIGTERM. Run it
  * with `--help` for every option, and with `--permissions` to print the exact
  * `deno run` flags an invocation needs. Importing this module runs nothing.
  *
  * @module
  */
 import denoConfig from "./deno.json" with { type: "json" };
-import { accessFile } from "./_files.ts";
 import {
-  assertPermissionsGranted,
   Connector,
   type ConnectorPermission,
   formatAddr,
@@ -29,8 +29,24 @@ import {
 } from "./mod.ts";
 import { type CliOptions, HELP, parseCliArgs, UsageError } from "./cli/args.ts";
 import { makeCode, readSecretFlag, SecretUnreadableError } from "./cli/code.ts";
-import { type ByteSink, type ByteSource, transfer } from "./cli/copy.ts";
+import {
+  type ByteSink,
+  type ByteSource,
+  transfer,
+  TransferError,
+} from "./cli/copy.ts";
 import { Reporter, writeStderrLine } from "./cli/events.ts";
+import { inCliTerms } from "./cli/messages.ts";
+import {
+  checkPermissions,
+  type PreparedFiles,
+  prepareFiles,
+} from "./cli/preflight.ts";
+import { SignalWatch } from "./cli/signals.ts";
+import { clearStaleSocket, UNIX_SOCKET_TABLE } from "./cli/unix_socket.ts";
+
+/** How long `--confirm` waits for the peer's answer to its request, without --timeout. */
+const CONFIRM_WAIT = 10_000;
 
 /** The CLI's exit codes. */
 export const ExitCode: {
@@ -167,19 +183,6 @@ const blockingStdout: ByteSink = {
   },
 };
 
-function openInput(path: string): Promise<Deno.FsFile> {
-  return accessFile("read", "--send file", path, () => Deno.open(path));
-}
-
-function openOutput(path: string): Promise<Deno.FsFile> {
-  return accessFile(
-    "write",
-    "--recv file",
-    path,
-    () => Deno.open(path, { write: true, create: true, truncate: true }),
-  );
-}
-
 /**
  * Runs the CLI with `args` and resolves the exit code; it prints to stdout
  * (data, or the text of `--help`, `--version`, `--permissions`) and stderr
@@ -229,8 +232,9 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       throw error;
     }
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
+  } catch (caught) {
+    if (!(caught instanceof UsageError)) throw caught;
+    const error = new UsageError(inCliTerms(caught.message), { cause: caught });
     if (args.includes("--json")) {
       writeStderrLine(
         JSON.stringify({
@@ -254,6 +258,13 @@ export async function main(args: readonly string[]): Promise<number> {
     if (options.recv !== undefined) {
       descriptors.push({ name: "write", path: options.recv });
     }
+    if (
+      connector.mode === "passive" && options.connector.path !== undefined &&
+      Deno.build.os === "linux"
+    ) {
+      // To tell a stale socket file from a live one (see cli/unix_socket.ts).
+      descriptors.push({ name: "read", path: UNIX_SOCKET_TABLE });
+    }
     writeStdout(formatPermissionFlags(descriptors) + "\n");
     return ExitCode.Success;
   }
@@ -265,38 +276,71 @@ export async function main(args: readonly string[]): Promise<number> {
       (options.progress === "auto" && !options.json &&
         Deno.stderr.isTerminal()),
   });
-  let input: Deno.FsFile | undefined;
-  let output: Deno.FsFile | undefined;
-  let conn: Deno.Conn | undefined;
   reportRejected = (peer, reason) => reporter.rejected(peer, reason);
+  return await run(options, connector, reporter, code);
+}
+
+/** The permissions a run needs: the connector's and the files'. */
+function runPermissions(
+  options: CliOptions,
+  connector: Connector,
+): ConnectorPermission[] {
+  const descriptors: ConnectorPermission[] = [...connector.permissions];
+  if (options.send !== undefined) {
+    descriptors.push({ name: "read", path: options.send });
+  }
+  if (options.recv !== undefined) {
+    descriptors.push({ name: "write", path: options.recv });
+  }
+  return descriptors;
+}
+
+/** Sets up the connection and moves the data; resolves the exit code. */
+async function run(
+  options: CliOptions,
+  connector: Connector,
+  reporter: Reporter,
+  pairingCode: string | undefined,
+): Promise<number> {
+  using watch = new SignalWatch();
+  const stopped = watch.signal;
+  stopped.addEventListener("abort", () => connector.close(), { once: true });
+  let files: PreparedFiles | undefined;
+  let conn: Deno.Conn | undefined;
+  let abort = false;
+  let bound: string | undefined;
   try {
+    checkPermissions(runPermissions(options, connector));
     if (options.secret === "file" || options.secret === "env") {
       // Read now, so that a secret that cannot be read names its flag.
       connector = new Connector(
         await readSecretFlag(options.connector, options.secretFlag),
       );
     }
-    let expected: number | undefined;
-    if (options.send !== undefined) {
-      input = await openInput(options.send);
-      expected = (await input.stat()).size;
-    }
-    if (options.recv !== undefined) {
-      // Fail before the network, but create the file only once connected;
-      // never a prompt, like the Connector's own check.
-      assertPermissionsGranted([{ name: "write", path: options.recv }]);
-    }
+    files = await prepareFiles(options.send, options.recv);
+    if (stopped.aborted) throw stopped.reason;
     if (connector.mode === "passive") {
+      const path = options.connector.path;
+      if (path !== undefined && await clearStaleSocket(path) !== "absent") {
+        reporter.note(
+          `replaced the stale socket file "${path}" (no process listened on it)`,
+        );
+      }
       const addr = await connector.listen();
+      if (addr.transport === "unix") bound = addr.path;
       reporter.listening(
         formatAddr(addr),
         addr.transport === "tcp" ? addr.port : undefined,
       );
-      if (code !== undefined) {
-        reporter.code(code, counterpartCommand(options, addr, code));
+      if (pairingCode !== undefined) {
+        reporter.code(
+          pairingCode,
+          counterpartCommand(options, addr, pairingCode),
+        );
       }
     }
-    conn = await connector.connect();
+    conn = await raceSignal(connector.connect(), stopped);
+    if (stopped.aborted) throw stopped.reason;
     const peer = describeAddr(conn.remoteAddr);
     const tls = options.connector.tls !== undefined;
     reporter.connected(
@@ -306,7 +350,8 @@ export async function main(args: readonly string[]): Promise<number> {
       // The handshake is complete: this returns its result at once.
       tls ? (await (conn as Deno.TlsConn).handshake()).alpnProtocol : null,
     );
-    if (options.recv !== undefined) output = await openOutput(options.recv);
+    await files.truncateOutput();
+    const { input, output } = files;
     // One-way transfers through pipes or files use blocking stdio: Deno's
     // async stdin/stdout costs a thread hop per call, and nothing else needs
     // the event loop while a one-way copy waits on its input.
@@ -320,47 +365,131 @@ export async function main(args: readonly string[]): Promise<number> {
       (options.recvOnly && !Deno.stdout.isTerminal()
         ? blockingStdout
         : Deno.stdout);
-    reporter.start(expected);
-    await transfer(conn, {
+    const interactiveInput = source === Deno.stdin && Deno.stdin.isTerminal();
+    reporter.start(files.expected);
+    const transferOptions = {
       input: source,
       output: sink,
-      interactiveInput: source === Deno.stdin && Deno.stdin.isTerminal(),
-      onSent: (bytes) => reporter.addSent(bytes),
-      onReceived: (bytes) => reporter.addReceived(bytes),
+      interactiveInput,
+      // stdin at its end from the start (</dev/null) half-closes at once
+      // (an empty request: two runs with nothing to send finish), except in
+      // a receiver into a file (--recv FILE): it ends its side only after
+      // the peer's, so that a failed write can still reset the connection.
+      halfClose: options.halfClose,
+      holdEmptyInput: input === undefined && !interactiveInput &&
+        options.recv !== undefined,
+      signal: stopped,
+      onSent: (bytes: number) => reporter.addSent(bytes),
+      onReceived: (bytes: number) => reporter.addReceived(bytes),
       names: {
         input: options.send === undefined ? "stdin" : `"${options.send}"`,
         output: options.recv === undefined ? "stdout" : `"${options.recv}"`,
         peer,
       },
-    });
-    await reporter.done();
+    };
+    if (options.confirm) {
+      const { confirmedTransfer, negotiateConfirm } = await import(
+        "./cli/confirm.ts"
+      );
+      await negotiateConfirm(
+        conn,
+        connector.mode === "passive" ? "passive" : "active",
+        peer,
+        options.connector.timeout ?? CONFIRM_WAIT,
+      );
+      const result = await confirmedTransfer(conn, {
+        ...transferOptions,
+        sync: output === undefined ? undefined : () => syncFile(output),
+      });
+      await reporter.done({ peer, ...result });
+    } else {
+      await transfer(conn, transferOptions);
+      await reporter.done();
+    }
     return ExitCode.Success;
   } catch (error) {
-    const code = exitCodeOf(error);
-    let message = error instanceof Error ? error.message : String(error);
+    abort = error instanceof TransferError && error.abort;
+    const interrupt = watch.interrupt;
+    const code = interrupt?.exitCode ?? exitCodeOf(error);
+    let message = inCliTerms(
+      error instanceof Error ? error.message : String(error),
+    );
+    if (interrupt !== undefined) {
+      message = `${interrupt.message}${
+        conn === undefined ? " before a peer connected" : ""
+      }: sent ${reporter.sent} bytes, received ${reporter.received} bytes${
+        reporter.received > 0
+          ? ` (all written to ${
+            options.recv === undefined ? "stdout" : `"${options.recv}"`
+          })`
+          : ""
+      }`;
+    }
     const turnedAway = connector.rejectedPeers;
-    if (conn === undefined && turnedAway > 0) {
+    if (conn === undefined && turnedAway > 0 && interrupt === undefined) {
       message += ` (${turnedAway} peer${
         turnedAway === 1 ? " was" : "s were"
       } turned away: not allowed, or failed the TLS handshake or the code/secret)`;
     }
+    if (conn !== undefined) files?.keepOutput();
     await reporter.error(
       message,
       code,
       options.debug ? stackOf(error) : undefined,
+      interrupt?.signalName,
     );
     return code;
   } finally {
     await reporter.stop();
     connector.close();
-    for (const resource of [conn, input, output]) {
+    if (bound !== undefined) await removeSocketFile(bound);
+    if (!abort) {
       try {
-        resource?.close();
+        conn?.close();
       } catch {
         // Already closed.
       }
     }
+    // An aborted connection is left open: the process exit closes it without
+    // a FIN of ours or TLS close_notify (with unread data: a reset), so the
+    // peer cannot take the failure for the end of a complete transfer.
+    await files?.[Symbol.asyncDispose]();
   }
+}
+
+/**
+ * Removes the socket file this run bound. Deno unlinks it when the listener
+ * resource is dropped, which a pending accept can delay past the exit; the
+ * file cannot be anyone else's while it exists (bind refuses an existing
+ * path).
+ */
+async function removeSocketFile(path: string): Promise<void> {
+  try {
+    if ((await Deno.lstat(path)).isSocket) await Deno.remove(path);
+  } catch {
+    // Already removed.
+  }
+}
+
+/** Syncs a `--recv` file to disk; a device (/dev/null) has nothing to sync. */
+async function syncFile(file: Deno.FsFile): Promise<void> {
+  try {
+    await file.sync();
+  } catch (error) {
+    if ((error as { code?: string }).code !== "EINVAL") throw error;
+  }
+}
+
+/** Rejects with the signal's reason when it aborts first. */
+function raceSignal<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    task.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
 }
 
 if (import.meta.main) {

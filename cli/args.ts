@@ -74,7 +74,13 @@ Data:
   --send FILE          send FILE instead of stdin
   --recv FILE          write what the peer sends to FILE instead of stdout
   --send-only          discard what the peer sends
-  --recv-only          send nothing (stdin is not read)
+  --recv-only          send nothing (stdin is not read); never end our side
+                       before the peer has ended its own (as nc -d)
+  --no-half-close      at the end of the input, keep our side open until the
+                       peer has ended its own
+  --confirm            both sides: the receiver answers with the byte count and
+                       SHA-256 of what it wrote (synced, for --recv FILE); exit
+                       0 only on a matching answer
 Output (stdout carries data only; everything else goes to stderr):
   --progress           show the progress line even when stderr is not a terminal
   --quiet              no progress line, no informational lines
@@ -90,9 +96,10 @@ Exit codes:
   1  network, TLS or I/O failure, including a truncated transfer (also a TLS
      stream that ends without close_notify) and a setup timeout
   2  usage error
-  3  a missing Deno permission (the message names the flag), or a secret
+  3  missing Deno permissions (one message names every flag), or a secret
      asked for that cannot be read (the message names --secret-file or
      --secret-env)
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM (what arrived is written)
 
 Examples:
   connect listen 9000 --recv backup.tar            # receive a file
@@ -152,6 +159,8 @@ export function parseCliArgs(args: readonly string[]): CliOptions {
     json: false,
     progress: "never" as const,
     quiet: false,
+    confirm: false,
+    halfClose: true,
     permissions: false,
     debug: flags.flag("debug"),
   };

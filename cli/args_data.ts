@@ -1,7 +1,8 @@
 /**
  * The data part of a command line: where bytes come from and go
- * (`--send`, `--recv`, `--send-only`, `--recv-only`) and how the run is
- * reported (`--json`, `--progress`, `--quiet`).
+ * (`--send`, `--recv`, `--send-only`, `--recv-only`), how the streams end
+ * (`--no-half-close`, `--confirm`) and how the run is reported (`--json`,
+ * `--progress`, `--quiet`).
  *
  * @module
  */
@@ -26,6 +27,10 @@ export interface DataFlags {
   progress: ProgressMode;
   /** `--quiet`: no progress and no informational lines. */
   quiet: boolean;
+  /** `--confirm`: the receiver confirms count and SHA-256 (both sides). */
+  confirm: boolean;
+  /** `--no-half-close`: keep our side open until the peer has ended its own. */
+  halfClose: boolean;
 }
 
 /** Reads the data and reporting flags; contradictory pairs are usage errors. */
@@ -46,6 +51,11 @@ export function parseDataFlags(flags: Flags): DataFlags {
   if (send !== undefined && send === recv) {
     throw new UsageError("--send and --recv name the same file");
   }
+  if (flags.flag("no-half-close") && recvOnly) {
+    throw new UsageError(
+      "--no-half-close is implied by --recv-only (it never ends its side first)",
+    );
+  }
   if (flags.flag("progress") && flags.flag("quiet")) {
     throw new UsageError("give --progress or --quiet, not both");
   }
@@ -61,5 +71,7 @@ export function parseDataFlags(flags: Flags): DataFlags {
       ? "never"
       : "auto",
     quiet: flags.flag("quiet"),
+    confirm: flags.flag("confirm"),
+    halfClose: !flags.flag("no-half-close"),
   };
 }

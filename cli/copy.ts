@@ -123,6 +123,9 @@ export function pump(
   let ended = false;
   let failed = false;
   let written = 0;
+  // A failed read ends the input: what was read before it is still written,
+  // then the pump rejects (never lose what arrived).
+  let readFailure: { error: unknown } | undefined;
   let wakeWriter: (() => void) | undefined;
   let wakeReader: (() => void) | undefined;
   const wake = () => {
@@ -176,7 +179,10 @@ export function pump(
         count = await source.read(buffer.subarray(tail, tail + readSize));
       } catch (error) {
         if (ended) return;
-        throw new PumpError("read", written, error);
+        readFailure = { error };
+        ended = true;
+        wakeWriter?.();
+        return;
       }
       if (ended) return; // stopped meanwhile: these bytes are dropped
       if (count === null) {
@@ -200,7 +206,10 @@ export function pump(
     reader().catch(fail);
     writer().then(() => {
       stop?.removeEventListener("abort", onStop);
-      if (!failed) resolve(written);
+      if (failed) return;
+      if (readFailure !== undefined) {
+        fail(new PumpError("read", written, readFailure.error));
+      } else resolve(written);
     }, fail);
   });
 }
@@ -257,6 +266,20 @@ export interface TransferOptions {
    * more typing and finish.
    */
   interactiveInput?: boolean;
+  /**
+   * End our side (half-close) as soon as the input ends (default `true`).
+   * `false` keeps it open until the peer has ended its stream, as `nc -d`
+   * does: peers that stop sending at our end of stream (`nc -l`, `ncat -l`,
+   * `openssl s_server`) then send everything. Without an input our side is
+   * always ended after the peer's.
+   */
+  halfClose?: boolean;
+  /**
+   * An input that ends before its first byte counts as "nothing to send":
+   * our side stays open until the peer has ended its own, as without an
+   * input (default `false`; the CLI sets it for stdin with `--recv FILE`).
+   */
+  holdEmptyInput?: boolean;
   /** Called as bytes reach the peer. */
   onSent?: (bytes: number) => void;
   /** Called as the peer's bytes are written to the output. */
@@ -265,6 +288,12 @@ export interface TransferOptions {
   names?: { input?: string; output?: string; peer?: string };
   /** Ring buffer size per direction (default 1 MiB). */
   bufferSize?: number;
+  /**
+   * Aborts the transfer (a signal): both directions stop, the bytes already
+   * received are written to the output, and the transfer rejects with a
+   * {@linkcode TransferError} whose cause is `signal.reason`.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a successful {@linkcode transfer} moved. */
@@ -279,28 +308,70 @@ export interface TransferResult {
 export class TransferError extends Error {
   /** Bytes written to the peer before the failure. */
   readonly sent: number;
-  /** Bytes received before the failure. */
+  /** Bytes received from the peer and written to the output before the failure. */
   readonly received: number;
+  /**
+   * The output could not be written: the connection must be aborted (left
+   * for the process exit to reset), never ended cleanly, so that the peer
+   * cannot mistake the failure for a complete transfer.
+   */
+  readonly abort: boolean;
 
   /**
    * @param message What happened, in one line.
    * @param counts Bytes moved before the failure.
    * @param cause The original error.
+   * @param abort Whether the connection must be aborted rather than closed.
    */
   constructor(
     message: string,
     counts: TransferResult,
     cause?: unknown,
+    abort = false,
   ) {
     super(message, { cause });
     this.name = "TransferError";
     this.sent = counts.sent;
     this.received = counts.received;
+    this.abort = abort;
   }
 }
 
-function formatBytes(bytes: number): string {
+/** `1 byte`, `2 bytes`. */
+export function formatByteCount(bytes: number): string {
   return `${bytes} byte${bytes === 1 ? "" : "s"}`;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The message for a failure while receiving, from the side that failed. */
+function receiveFailure(
+  cause: unknown,
+  counts: TransferResult,
+  names: Required<NonNullable<TransferOptions["names"]>>,
+  sending: boolean,
+): string {
+  const received = formatByteCount(counts.received);
+  if (cause instanceof Deno.errors.UnexpectedEof) {
+    // A peer that only received from us and then failed or was killed ends
+    // the TLS connection without close_notify: say so in our direction.
+    if (sending && counts.received === 0) {
+      return `${names.peer} closed the connection without ending its TLS stream (no close_notify) after ${
+        formatByteCount(counts.sent)
+      } were sent to it: it failed or was stopped, so they may not all have been received`;
+    }
+    return `The TLS stream from ${names.peer} ended without close_notify after ${received}: the transfer is truncated (all ${received} received were written to ${names.output})`;
+  }
+  if (sending && counts.received === 0) {
+    return `The connection to ${names.peer} failed after ${
+      formatByteCount(counts.sent)
+    } were sent: ${reasonOf(cause)}; not every byte is known to be delivered`;
+  }
+  return `Receiving from ${names.peer} failed after ${received} (all written to ${names.output}): ${
+    reasonOf(cause)
+  }`;
 }
 
 /**
@@ -309,6 +380,8 @@ function formatBytes(bytes: number): string {
  * which also sends TLS close_notify) and the peer's bytes keep flowing until
  * the peer ends its stream. Resolves only when every input byte was written
  * to the peer and the peer's stream ended cleanly; the caller closes `conn`.
+ * On any failure every byte already read from the peer is written to the
+ * output before the transfer rejects.
  *
  * @example Usage
  * ```ts
@@ -347,8 +420,9 @@ function formatBytes(bytes: number): string {
  * await server;
  * ```
  *
- * @param conn The connection; it stays open (the caller closes it).
- * @param options The input, the output, progress callbacks, names.
+ * @param conn The connection; it stays open (the caller closes it, or
+ * leaves it to the process exit when the error says `abort`).
+ * @param options The input, the output, half-close policy, callbacks, names.
  * @returns The bytes moved each way.
  * @throws {TransferError} On any failure, with a one-line message naming the
  * direction and the bytes moved; the cause is the original error.
@@ -365,6 +439,43 @@ export async function transfer(
   const counts: TransferResult = { sent: 0, received: 0 };
   const stopReading = new AbortController();
   const bufferSize = options.bufferSize;
+  let peerEnded!: () => void;
+  const peerEnd = new Promise<void>((resolve) => peerEnded = resolve);
+  let firstError: unknown;
+  let aborted = false;
+  let abandon!: () => void;
+  const abandoned = new Promise<void>((resolve) => abandon = resolve);
+  const closeConn = () => {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  const fail = (error: unknown) => {
+    if (firstError === undefined) firstError = error;
+    stopReading.abort();
+    peerEnded();
+    if (error instanceof TransferError && error.abort) {
+      // Leave the socket to the process exit: no FIN, no close_notify
+      // written by us; unread data makes the system reset it.
+      aborted = true;
+      abandon(); // a write to a peer that stopped reading may never settle
+      return;
+    }
+    if (!aborted) closeConn();
+  };
+  const onSignal = () => {
+    fail(
+      new TransferError(
+        `Interrupted (${reasonOf(options.signal?.reason)})`,
+        counts,
+        options.signal?.reason,
+      ),
+    );
+  };
+  options.signal?.addEventListener("abort", onSignal, { once: true });
+  if (options.signal?.aborted) onSignal();
 
   const send = async () => {
     if (options.input !== undefined) {
@@ -378,27 +489,35 @@ export async function transfer(
           },
         });
       } catch (error) {
+        if (firstError !== undefined) return;
         const cause = error instanceof PumpError ? error.cause : error;
-        const reason = cause instanceof Error ? cause.message : String(cause);
         throw new TransferError(
           error instanceof PumpError && error.side === "read"
-            ? `Cannot read ${names.input}: ${reason}`
+            ? `Cannot read ${names.input}: ${reasonOf(cause)}`
             : `Sending to ${names.peer} failed after ${
-              formatBytes(counts.sent)
-            }: ${reason}; not every byte was delivered`,
+              formatByteCount(counts.sent)
+            }: ${reasonOf(cause)}; not every byte was delivered`,
           counts,
           cause,
         );
       }
     }
+    if (firstError !== undefined) return;
+    const hold = options.input === undefined ||
+      options.halfClose === false ||
+      (options.holdEmptyInput === true && counts.sent === 0);
+    // Never end our side before the peer has ended its own: senders such as
+    // nc -l stop at our end of stream.
+    if (hold) await peerEnd;
+    if (firstError !== undefined) return;
     try {
       await conn.closeWrite();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      if (firstError !== undefined || hold) return;
       throw new TransferError(
         `Ending the stream to ${names.peer} failed after ${
-          formatBytes(counts.sent)
-        }: ${reason}`,
+          formatByteCount(counts.sent)
+        }: ${reasonOf(error)}`,
         counts,
         error,
       );
@@ -415,53 +534,59 @@ export async function transfer(
         },
       });
     } catch (error) {
+      if (firstError !== undefined) return;
       const cause = error instanceof PumpError ? error.cause : error;
-      const reason = cause instanceof Error ? cause.message : String(cause);
       if (error instanceof PumpError && error.side === "write") {
         throw new TransferError(
-          `Cannot write ${names.output}: ${reason}`,
+          `Cannot write ${names.output} after ${
+            formatByteCount(counts.received)
+          }: ${
+            reasonOf(cause)
+          }; the connection is aborted so that ${names.peer} sees a failure`,
           counts,
           cause,
-        );
-      }
-      if (cause instanceof Deno.errors.UnexpectedEof) {
-        throw new TransferError(
-          `The TLS stream from ${names.peer} ended without close_notify after ${
-            formatBytes(counts.received)
-          }: the transfer is truncated`,
-          counts,
-          cause,
+          true,
         );
       }
       throw new TransferError(
-        `Receiving from ${names.peer} failed after ${
-          formatBytes(counts.received)
-        }: ${reason}`,
+        receiveFailure(cause, counts, names, options.input !== undefined),
         counts,
         cause,
       );
     }
+    peerEnded();
     // The peer ended its stream. A terminal will not end on its own: stop
     // waiting for typing (what was typed so far is still sent).
     if (options.interactiveInput) stopReading.abort();
   };
 
-  let firstError: unknown;
   const settle = async (task: Promise<void>) => {
     try {
       await task;
     } catch (error) {
-      // The first failure wins; stop the other direction too.
-      if (firstError === undefined) firstError = error;
-      stopReading.abort();
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
+      fail(error);
     }
   };
-  await Promise.all([settle(send()), settle(receive())]);
-  if (firstError !== undefined) throw firstError;
+  try {
+    await Promise.race([
+      Promise.all([settle(send()), settle(receive())]),
+      abandoned,
+    ]);
+  } finally {
+    options.signal?.removeEventListener("abort", onSignal);
+  }
+  if (firstError !== undefined) {
+    if (firstError instanceof TransferError) {
+      // The counts when both directions stopped: every received byte is
+      // written by now.
+      throw new TransferError(
+        firstError.message,
+        counts,
+        firstError.cause,
+        firstError.abort,
+      );
+    }
+    throw firstError;
+  }
   return { ...counts };
 }

@@ -11,6 +11,16 @@ import {
   type ProgressBarFormatter,
 } from "@std/cli/unstable-progress-bar";
 
+/** What `--confirm` proved, for the `done` report. */
+export interface ConfirmedDigests {
+  /** The peer, as shown in messages. */
+  peer: string;
+  /** SHA-256 (hex) of the bytes sent, confirmed by the peer. */
+  sentSha256: string;
+  /** SHA-256 (hex) of the bytes received and written. */
+  receivedSha256: string;
+}
+
 /** Where the reporter writes one line (without its newline). */
 export type LineWriter = (line: string) => void;
 
@@ -113,6 +123,12 @@ export class Reporter {
   warning(message: string): void {
     if (this.#json) return this.#event("warning", { message });
     this.#info(`connect: warning: ${message}`);
+  }
+
+  /** Something the user should know that is not a problem (not with `--quiet`). */
+  note(message: string): void {
+    if (this.#json) return this.#event("note", { message });
+    this.#info(`connect: note: ${message}`);
   }
 
   /** A code was made: the code and the command the counterpart runs. */
@@ -234,8 +250,13 @@ export class Reporter {
     if (bar) await bar.stop();
   }
 
-  /** The transfer completed: both streams ended cleanly. */
-  async done(): Promise<void> {
+  /**
+   * The transfer completed: both streams ended cleanly.
+   *
+   * @param confirmed With `--confirm`: the peer, and the SHA-256 of the bytes
+   * it confirmed writing and of the bytes written here.
+   */
+  async done(confirmed?: ConfirmedDigests): Promise<void> {
     await this.stop();
     const seconds = this.#seconds();
     if (this.#json) {
@@ -243,8 +264,25 @@ export class Reporter {
         sent: this.sent,
         received: this.received,
         seconds,
+        ...(confirmed === undefined ? {} : {
+          confirmed: true,
+          sentSha256: confirmed.sentSha256,
+          receivedSha256: confirmed.receivedSha256,
+        }),
         exitCode: 0,
       });
+    }
+    if (confirmed !== undefined) {
+      if (this.sent > 0 || this.received === 0) {
+        this.#info(
+          `confirmed: ${confirmed.peer} wrote the ${this.sent} bytes sent, SHA-256 ${confirmed.sentSha256}`,
+        );
+      }
+      if (this.received > 0) {
+        this.#info(
+          `confirmed: ${this.received} bytes received and written, SHA-256 ${confirmed.receivedSha256}`,
+        );
+      }
     }
     if (this.#progress) {
       this.#info(
@@ -255,11 +293,19 @@ export class Reporter {
     }
   }
 
-  /** Something failed: one line (and the stack with `--debug`). */
+  /**
+   * Something failed: one line (and the stack with `--debug`).
+   *
+   * @param message What happened.
+   * @param exitCode The exit code.
+   * @param stack The stack trace, with `--debug`.
+   * @param signal The signal that stopped the run, if one did.
+   */
   async error(
     message: string,
     exitCode: number,
     stack?: string,
+    signal?: string,
   ): Promise<void> {
     await this.stop();
     if (this.#json) {
@@ -268,6 +314,7 @@ export class Reporter {
         exitCode,
         sent: this.sent,
         received: this.received,
+        ...(signal === undefined ? {} : { signal }),
         ...(stack === undefined ? {} : { stack }),
       });
     }

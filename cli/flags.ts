@@ -32,6 +32,8 @@ const BOOLEAN_FLAGS = [
   "version",
   "debug",
   "new-secret",
+  "confirm",
+  "no-half-close",
 ] as const;
 const VALUE_FLAGS = [
   "host",

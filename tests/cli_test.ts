@@ -1471,3 +1471,103 @@ for (const blocking of [false, true]) {
     }
   });
 }
+
+// --- issue 13: checks before the network, messages ---------------------------
+
+Deno.test("cli: --send DIRECTORY fails before the network and leaves the listener's slot alone", async () => {
+  await using dir = await tempDir();
+  using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = server.accept().then((conn) => {
+    conn.close();
+    return true;
+  }, () => false);
+  const result = await runCli([
+    "connect",
+    "127.0.0.1",
+    String(server.addr.port),
+    "--send",
+    dir,
+  ]);
+  server.close();
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(result.stderr, "is a directory");
+  assertEquals(await accepted, false, "nobody connected");
+});
+
+Deno.test("cli: --send f --recv ./f is refused before anything is touched (same file by device and inode)", async () => {
+  await using dir = await tempDir();
+  const data = randomBytes(1000);
+  await Deno.writeFile(`${dir}/f`, data);
+  const result = await runCli([
+    "listen",
+    "--host",
+    "127.0.0.1",
+    "--send",
+    `${dir}/f`,
+    "--recv",
+    `${dir}/./f`,
+  ]);
+  assertEquals(result.code, 2, result.stderr);
+  assertStringIncludes(result.stderr, "are the same file");
+  assert(!result.stderr.includes("listening"));
+  assertEquals(await Deno.readFile(`${dir}/f`), data, "not truncated");
+});
+
+Deno.test("cli: every missing permission (net, read, write) is named in one error", async () => {
+  const port = freePort();
+  const result = await runCli(
+    [
+      "connect",
+      "127.0.0.1",
+      String(port),
+      "--send",
+      "/etc/hostname",
+      "--recv",
+      "/tmp/connect-cli-denied-out",
+    ],
+    { permissions: [] },
+  );
+  assertEquals(result.code, 3, result.stderr);
+  assertEquals(lines(result.stderr).length, 1, result.stderr);
+  for (
+    const flag of [
+      `--allow-net=127.0.0.1:${port}`,
+      "--allow-read=/etc/hostname",
+      "--allow-write=/tmp/connect-cli-denied-out",
+    ]
+  ) assertStringIncludes(result.stderr, flag);
+});
+
+Deno.test("cli: a TLS failure names --ca, never the library's tls.caCerts", async () => {
+  const { process: listener, port } = await startListener([
+    "--host",
+    "127.0.0.1",
+    ...TLS_LISTEN,
+  ]);
+  await using _listener = listener;
+  const result = await runCli(["connect", "127.0.0.1", String(port), "--tls"]);
+  assertEquals(result.code, 1);
+  assertStringIncludes(result.stderr, "--ca FILE");
+  assert(!result.stderr.includes("tls.caCerts"), result.stderr);
+});
+
+Deno.test("cli: --no-half-close and --confirm parse; --no-half-close with --recv-only is a usage error", () => {
+  const options = parseCliArgs([
+    "connect",
+    "h",
+    "1",
+    "--no-half-close",
+    "--confirm",
+  ]);
+  assertEquals([options.halfClose, options.confirm], [false, true]);
+  assertInstanceOf(
+    (() => {
+      try {
+        parseCliArgs(["listen", "--recv-only", "--no-half-close"]);
+      } catch (error) {
+        return error;
+      }
+    })(),
+    UsageError,
+  );
+});
