@@ -16,7 +16,7 @@
 import { formatAddr } from "./address.ts";
 import { closeQuietly, SetupScope } from "./_abort.ts";
 import { isAllowed } from "./_allow.ts";
-import { authenticate } from "./auth.ts";
+import { authenticate, type AuthenticationResult } from "./auth.ts";
 import { countDescriptors, isDescriptorExhaustion } from "./_descriptors.ts";
 import { completeHandshake } from "./tls.ts";
 
@@ -58,6 +58,8 @@ export interface VetOptions {
   secret: Uint8Array | undefined;
   /** Milliseconds the peer gets for all checks. */
   timeout: number;
+  /** Announce in the secret exchange that this side confirms delivery. */
+  confirmDelivery?: boolean;
 }
 
 /**
@@ -95,7 +97,7 @@ export async function vetPeer(
   options: VetOptions,
   signal: AbortSignal,
   onProgress: (level: ProgressLevel) => void = () => {},
-): Promise<void> {
+): Promise<AuthenticationResult | undefined> {
   using scope = new SetupScope(
     [signal],
     options.timeout,
@@ -108,14 +110,14 @@ export async function vetPeer(
     await completeHandshake(conn as Deno.TlsConn, scope.signal);
     onProgress(Progress.Secured);
   }
-  if (options.secret !== undefined) {
-    await authenticate(
-      watchFirstBytes(conn, onProgress),
-      "passive",
-      options.secret,
-      scope.signal,
-    );
-  }
+  if (options.secret === undefined) return undefined;
+  return await authenticate(
+    watchFirstBytes(conn, onProgress),
+    "passive",
+    options.secret,
+    scope.signal,
+    { confirm: options.confirmDelivery },
+  );
 }
 
 /** Peers in vetting, by progress and, within a level, by age (oldest first). */
@@ -213,7 +215,7 @@ export interface AcceptOptions {
       conn: Deno.Conn,
       signal: AbortSignal,
       onProgress: (level: ProgressLevel) => void,
-    ) => Promise<void>)
+    ) => Promise<unknown>)
     | undefined;
   /** Milliseconds a peer gets for its checks (bounds the time under pressure). */
   handshakeTimeout?: number;

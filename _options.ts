@@ -38,6 +38,7 @@ const OPTION_NAMES = [
   "tls",
   "handshakeTimeout",
   "secret",
+  "confirmDelivery",
   "requestPermissions",
   "onRejectedPeer",
 ] as const;
@@ -272,6 +273,18 @@ export function parseConnectorOptions(
     );
   }
   const secretSource = parseSecretOption(options.secret);
+  if (options.confirmDelivery !== undefined) {
+    if (typeof options.confirmDelivery !== "boolean") {
+      throw new TypeError(
+        'Invalid option "confirmDelivery": expected a boolean',
+      );
+    }
+    if (secretSource === undefined) {
+      throw new TypeError(
+        'Invalid option "confirmDelivery": it is announced inside the secret exchange, so it needs "secret" (without one, run the CLI with --confirm on both sides)',
+      );
+    }
+  }
   if (options.onRejectedPeer !== undefined) {
     if (typeof options.onRejectedPeer !== "function") {
       throw new TypeError(

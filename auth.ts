@@ -7,11 +7,13 @@
  *
  * The exchange (version 2; the wire format is in docs/secret.md):
  *
- * 1. the active side sends its **hello**: the version byte `0x02` and a fresh
- *    32-byte nonce;
+ * 1. the active side sends its **hello**: the version byte `0x02`, a feature
+ *    byte (bit 0: it confirms delivery after the data) and a fresh 32-byte
+ *    nonce;
  * 2. the passive side answers with its own hello and its CPace **share**, a
  *    random multiple of a generator derived from the secret, the protocol
- *    label, both roles and the session id (both nonces);
+ *    label, both roles and the session id (both nonces and both feature
+ *    bytes, so that nobody can change a feature unnoticed);
  * 3. the active side sends its share and its **confirmation tag**;
  * 4. the passive side checks the tag and only then sends its own.
  *
@@ -79,8 +81,12 @@ const HMAC_VERSION = 1;
 const PROTOCOL_LABEL = "@transfer/connect CPace v2";
 /** Bytes of a nonce. */
 const NONCE_LENGTH = 32;
-/** Bytes of a hello: version byte + nonce. */
-const HELLO_LENGTH = 1 + NONCE_LENGTH;
+/** Bytes of a hello: version byte, feature byte, nonce. */
+const HELLO_LENGTH = 2 + NONCE_LENGTH;
+/** Where the nonce starts in a hello. */
+const NONCE_OFFSET = 2;
+/** Feature bit: this side runs the CLI's delivery confirmation after the data. */
+const FEATURE_CONFIRM = 0x01;
 /** Bytes of a confirmation tag (HMAC-SHA-512). */
 const TAG_LENGTH = 64;
 /**
@@ -381,6 +387,8 @@ interface Side {
   secret: Uint8Array;
   /** The peer's address, for messages. */
   peer: string;
+  /** This side's feature byte. */
+  features: number;
   /** "The listener" or "the peer": what the other side is, for messages. */
   other: string;
 }
@@ -432,9 +440,14 @@ function checkHello(side: Side, hello: Uint8Array): void {
   );
 }
 
-/** Reads the active side's hello; a stranger gets the plain notice. */
-async function readActiveHello(side: Side): Promise<Uint8Array> {
-  // One read first (never more than a hello), to see what the peer speaks.
+/**
+ * Reads the peer's hello. One read first (never more than a hello) shows what
+ * the peer speaks: another version or a stranger is reported at once, without
+ * waiting for bytes that will never come; the passive side first tells a
+ * version 1 peer its own version (that peer reports it) and a stranger, in
+ * plain text, what this listener expects.
+ */
+async function readHello(side: Side): Promise<Uint8Array> {
   const first = new Uint8Array(HELLO_LENGTH);
   let count: number | null;
   try {
@@ -447,10 +460,13 @@ async function readActiveHello(side: Side): Promise<Uint8Array> {
     count = null;
   }
   if (count === null) return await readPart(side, HELLO_LENGTH, "hello");
-  if (first[0] !== PROTOCOL_VERSION && first[0] !== HMAC_VERSION) {
-    // Plain text to a peer that does not run the exchange (a client without
-    // the secret, nc, a browser): it learns what this listener expects.
-    await writeAll(side.conn, encoder.encode(PLAIN_NOTICE)).catch(() => {});
+  if (first[0] !== PROTOCOL_VERSION) {
+    if (side.role === "passive") {
+      const answer = first[0] === HMAC_VERSION
+        ? newHello(side.features)
+        : encoder.encode(PLAIN_NOTICE);
+      await writeAll(side.conn, answer).catch(() => {});
+    }
     checkHello(side, first.subarray(0, count));
   }
   if (count === HELLO_LENGTH) return first;
@@ -505,15 +521,30 @@ function sharedPoint(
   return point;
 }
 
-function newHello(): Uint8Array {
+function newHello(features: number): Uint8Array {
   const hello = new Uint8Array(HELLO_LENGTH);
   hello[0] = PROTOCOL_VERSION;
-  crypto.getRandomValues(hello.subarray(1));
+  hello[1] = features;
+  crypto.getRandomValues(hello.subarray(NONCE_OFFSET));
   return hello;
 }
 
+/** The session id: both nonces, then both feature bytes (active first). */
+function sessionId(activeHello: Uint8Array, passiveHello: Uint8Array) {
+  return concat(
+    activeHello.subarray(NONCE_OFFSET),
+    passiveHello.subarray(NONCE_OFFSET),
+    Uint8Array.of(activeHello[1], passiveHello[1]),
+  );
+}
+
 function checkNonces(side: Side, own: Uint8Array, peer: Uint8Array): void {
-  if (constantTimeEqual(own.subarray(1), peer.subarray(1))) {
+  if (
+    constantTimeEqual(
+      own.subarray(NONCE_OFFSET),
+      peer.subarray(NONCE_OFFSET),
+    )
+  ) {
     throw new Deno.errors.InvalidData(
       `${
         capitalize(side.other)
@@ -523,13 +554,12 @@ function checkNonces(side: Side, own: Uint8Array, peer: Uint8Array): void {
 }
 
 /** The active side: hello; read hello + share; send share + tag; check the tag. */
-async function runActive(side: Side): Promise<void> {
-  const hello = newHello();
+async function runActive(side: Side): Promise<number> {
+  const hello = newHello(side.features);
   await writeAll(side.conn, hello);
-  const peerHello = await readPart(side, HELLO_LENGTH, "hello");
-  checkHello(side, peerHello);
+  const peerHello = await readHello(side);
   checkNonces(side, hello, peerHello);
-  const sid = concat(hello.subarray(1), peerHello.subarray(1));
+  const sid = sessionId(hello, peerHello);
   const generator = await calculateGenerator(
     side.secret,
     CHANNEL_IDENTIFIER,
@@ -547,19 +577,15 @@ async function runActive(side: Side): Promise<void> {
       `Authentication failed: ${side.other} at ${side.peer} did not prove it holds the same code or secret; check that both sides use the same one`,
     );
   }
+  return peerHello[1];
 }
 
 /** The passive side: read hello; send hello + share; read share + tag; confirm. */
-async function runPassive(side: Side): Promise<void> {
-  const peerHello = await readActiveHello(side);
-  const hello = newHello();
-  if (peerHello[0] !== PROTOCOL_VERSION) {
-    // An old peer reads this hello and reports the version it names.
-    await writeAll(side.conn, hello).catch(() => {});
-    checkHello(side, peerHello);
-  }
+async function runPassive(side: Side): Promise<number> {
+  const peerHello = await readHello(side);
+  const hello = newHello(side.features);
   checkNonces(side, hello, peerHello);
-  const sid = concat(peerHello.subarray(1), hello.subarray(1));
+  const sid = sessionId(peerHello, hello);
   const generator = await calculateGenerator(
     side.secret,
     CHANNEL_IDENTIFIER,
@@ -581,6 +607,22 @@ async function runPassive(side: Side): Promise<void> {
     );
   }
   await writeAll(side.conn, tags.passive);
+  return peerHello[1];
+}
+
+/** What a side announces in the exchange ({@linkcode authenticate}). */
+export interface AuthenticateOptions {
+  /**
+   * This side runs the CLI's delivery confirmation (`--confirm`) after the
+   * data, and asks the peer to do the same.
+   */
+  confirm?: boolean;
+}
+
+/** What the peer announced in the exchange, authenticated. */
+export interface AuthenticationResult {
+  /** The peer runs the CLI's delivery confirmation after the data. */
+  peerConfirms: boolean;
 }
 
 /**
@@ -614,6 +656,9 @@ async function runPassive(side: Side): Promise<void> {
  * @param role This side's role: `"active"` (it connected) or `"passive"`.
  * @param secret The shared secret, at least one byte.
  * @param signal Bounds the exchange in time.
+ * @param options What this side announces to the peer.
+ * @returns What the peer announced, authenticated: nobody between the two
+ * sides can change it unnoticed.
  * @throws {Deno.errors.PermissionDenied} When the peer holds another secret;
  * the message says nothing about either secret.
  * @throws {Deno.errors.InvalidData} When the peer does not speak the protocol
@@ -626,7 +671,8 @@ export async function authenticate(
   role: "active" | "passive",
   secret: Uint8Array,
   signal: AbortSignal,
-): Promise<void> {
+  options: AuthenticateOptions = {},
+): Promise<AuthenticationResult> {
   if (role !== "active" && role !== "passive") {
     throw new TypeError(
       `Invalid role ${JSON.stringify(role)}: expected "active" or "passive"`,
@@ -645,11 +691,13 @@ export async function authenticate(
     role,
     secret: new Uint8Array(secret),
     peer,
+    features: options.confirm === true ? FEATURE_CONFIRM : 0,
     other: role === "active" ? "the listener" : "the peer",
   };
-  await raceAbortClosing(
+  const peerFeatures = await raceAbortClosing(
     conn,
     role === "active" ? runActive(side) : runPassive(side),
     signal,
   );
+  return { peerConfirms: (peerFeatures & FEATURE_CONFIRM) !== 0 };
 }

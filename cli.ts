@@ -387,7 +387,7 @@ async function run(
         peer,
       },
     };
-    if (options.confirm) {
+    if (options.confirm || connector.peerConfirmsDelivery) {
       const { confirmedTransfer, negotiateConfirm } = await import(
         "./cli/confirm.ts"
       );

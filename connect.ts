@@ -108,6 +108,13 @@ export interface ConnectorOptions {
    */
   secret?: SecretOption;
   /**
+   * With `secret`: announce, inside the authenticated exchange, that this
+   * side runs the CLI's delivery confirmation (`--confirm`) after the data.
+   * Nobody between the sides can add or strip the announcement unnoticed;
+   * {@linkcode Connector.peerConfirmsDelivery} tells what the peer announced.
+   */
+  confirmDelivery?: boolean;
+  /**
    * Passive only: called for each peer turned away (not allowed, failed TLS
    * handshake or secret exchange, too slow), as it happens.
    */
@@ -162,6 +169,7 @@ export class Connector implements Disposable, AsyncDisposable {
   #connectStarted = false;
   #closed = new AbortController();
   #rejectedPeers = 0;
+  #peerConfirmsDelivery = false;
   #descriptorShortages = 0;
   #onRejectedPeer: ((peer: RejectedPeer) => void) | undefined;
 
@@ -187,6 +195,34 @@ export class Connector implements Disposable, AsyncDisposable {
     this.#handshakeTimeout = parsed.handshakeTimeout;
     this.#onRejectedPeer = options.onRejectedPeer;
     this.permissions = Object.freeze(connectorPermissions(parsed));
+  }
+
+  /**
+   * Whether the counterpart announced, inside the secret exchange, that it
+   * runs the CLI's delivery confirmation (see `confirmDelivery`); false
+   * before `connect()` resolves and without a secret.
+   *
+   * @example Usage
+   * ```ts
+   * import { Connector } from "@transfer/connect";
+   * import { assert } from "@std/assert";
+   *
+   * const secret = "42-apple-river";
+   * await using passive = new Connector({
+   *   mode: "passive",
+   *   host: "127.0.0.1",
+   *   secret,
+   *   confirmDelivery: true,
+   * });
+   * const { port } = await passive.listen() as Deno.NetAddr;
+   * const active = new Connector({ host: "127.0.0.1", port, secret });
+   * using _client = await active.connect();
+   * using _server = await passive.connect();
+   * assert(active.peerConfirmsDelivery && !passive.peerConfirmsDelivery);
+   * ```
+   */
+  get peerConfirmsDelivery(): boolean {
+    return this.#peerConfirmsDelivery;
   }
 
   /** How many peers a passive connector closed instead of accepting (not allowed, failed handshake). */
@@ -494,7 +530,10 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     if (secret === undefined) return conn;
     try {
-      await authenticate(conn, "active", secret, signal);
+      const result = await authenticate(conn, "active", secret, signal, {
+        confirm: this.options.confirmDelivery,
+      });
+      this.#peerConfirmsDelivery = result.peerConfirms;
     } catch (error) {
       closeQuietly(conn);
       if (signal.aborted) throw signal.reason;
@@ -628,18 +667,22 @@ export class Connector implements Disposable, AsyncDisposable {
       throw signal.reason;
     }
     const tls = this.#tls !== undefined;
-    return await acceptCounterpart({
+    const confirmDelivery = this.options.confirmDelivery;
+    const announced = new WeakMap<Deno.Conn, boolean>();
+    const counterpart = await acceptCounterpart({
       listener: this.#listener!,
       signal,
       allow: this.#allow,
       vet: tls || secret !== undefined
-        ? (conn, signal, onProgress) =>
-          vetPeer(
+        ? async (conn, signal, onProgress) => {
+          const result = await vetPeer(
             conn,
-            { tls, secret, timeout: this.#handshakeTimeout },
+            { tls, secret, timeout: this.#handshakeTimeout, confirmDelivery },
             signal,
             onProgress,
-          )
+          );
+          announced.set(conn, result?.peerConfirms ?? false);
+        }
         : undefined,
       handshakeTimeout: this.#handshakeTimeout,
       closeListener: () => this.#closeListener(),
@@ -648,6 +691,8 @@ export class Connector implements Disposable, AsyncDisposable {
       acceptError: (error) =>
         this.#fail(error, `Cannot accept on ${this.#endpoint}`),
     });
+    this.#peerConfirmsDelivery = announced.get(counterpart) ?? false;
+    return counterpart;
   }
 
   /** Counts a peer turned away and tells `onRejectedPeer`. */

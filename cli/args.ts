@@ -174,6 +174,9 @@ export function parseCliArgs(args: readonly string[]): CliOptions {
   if (tls !== undefined) connector.tls = tls;
   const { secret, flag, option } = parseSecretFlags(flags, passive);
   if (option !== undefined) connector.secret = option;
+  // Two CLIs with a secret confirm delivery: each announces it inside the
+  // authenticated exchange, and runs it when the peer announced it too.
+  if (secret !== undefined) connector.confirmDelivery = true;
   return {
     command,
     connector,

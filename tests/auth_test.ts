@@ -34,6 +34,7 @@ import {
   isRefused,
   readExactly,
   readToEnd,
+  waitUntil,
   writeAll,
 } from "./_helpers.ts";
 
@@ -131,16 +132,27 @@ const CHANNEL = lvCat(
   ROLE.active,
   ROLE.passive,
 );
-/** Bytes of a hello, a share and a tag. */
-const HELLO = 33;
+/** Bytes of a hello (version, features, nonce), a share and a tag. */
+const HELLO = 34;
 const SHARE = 32;
 const TAG = 64;
 
-function hello(version = 2): Uint8Array {
-  const frame = new Uint8Array(HELLO);
+function hello(version = 2, features = 0): Uint8Array {
+  // A version 1 hello has no feature byte: 33 bytes.
+  const frame = new Uint8Array(version === 1 ? 33 : HELLO);
   frame[0] = version;
-  crypto.getRandomValues(frame.subarray(1));
+  if (version !== 1) frame[1] = features;
+  crypto.getRandomValues(frame.subarray(version === 1 ? 1 : 2));
   return frame;
+}
+
+/** The session id of docs/secret.md: both nonces, then both feature bytes. */
+function sessionId(activeHello: Uint8Array, passiveHello: Uint8Array) {
+  return concat(
+    activeHello.subarray(2, HELLO),
+    passiveHello.subarray(2, HELLO),
+    Uint8Array.of(activeHello[1], passiveHello[1]),
+  );
 }
 
 function randomScalar(): bigint {
@@ -206,6 +218,7 @@ Deno.test("the exchange reproduces the test vector of docs/secret.md", async () 
   const sid = concat(
     new Uint8Array(32).fill(0xaa),
     new Uint8Array(32).fill(0xbb),
+    Uint8Array.of(0x01, 0x00), // the active side announces --confirm
   );
   const generator = await calculateGenerator(
     encoder.encode("42-apple-river-stone-quick"),
@@ -309,7 +322,7 @@ Deno.test("Connector in passive mode interoperates with a peer written from the 
   await writeAll(peer, own);
   const theirs = await readExactly(peer, HELLO + SHARE);
   assertEquals(theirs[0], 2, "version byte");
-  const sid = concat(own.subarray(1), theirs.subarray(1, HELLO));
+  const sid = sessionId(own, theirs);
   const mine = await share(SECRET, sid);
   const passiveShare = theirs.subarray(HELLO);
   const point = scalarMultVerify(mine.scalar, passiveShare)!;
@@ -335,7 +348,7 @@ Deno.test("Connector in active mode interoperates with a listener written from t
   const theirs = await readExactly(peer, HELLO);
   assertEquals(theirs[0], 2, "version byte");
   const own = hello();
-  const sid = concat(theirs.subarray(1), own.subarray(1));
+  const sid = sessionId(theirs, own);
   const mine = await share(SECRET, sid);
   await writeAll(peer, concat(own, mine.share));
   const answer = await readExactly(peer, SHARE + TAG);
@@ -386,7 +399,7 @@ Deno.test("Connector in passive mode sends no confirmation to a peer whose tag i
   const own = hello();
   await writeAll(guesser, own);
   const theirs = await readExactly(guesser, HELLO + SHARE);
-  const sid = concat(own.subarray(1), theirs.subarray(1, HELLO));
+  const sid = sessionId(own, theirs);
   const mine = await share(OTHER_SECRET, sid);
   const point = scalarMultVerify(mine.scalar, theirs.subarray(HELLO))!;
   const guessed = await tags(sid, point, mine.share, theirs.subarray(HELLO));
@@ -595,7 +608,7 @@ Deno.test("Connector in active mode refuses a listener that echoes its hello, an
     using peer = await listener.accept();
     const theirs = await readExactly(peer, HELLO);
     const own = hello();
-    const sid = concat(theirs.subarray(1), own.subarray(1));
+    const sid = sessionId(theirs, own);
     const mine = await share(SECRET, sid);
     await writeAll(peer, concat(own, mine.share));
     const answer = await readExactly(peer, SHARE + TAG);
@@ -616,7 +629,8 @@ Deno.test("Connector names the version mismatch with a peer speaking version 1 (
   await using _ = passive;
   const waiting = passive.connect();
   // A version 1 client sends its 33-byte hello and reads one back: it gets
-  // a hello with the version byte 2, which it reports, and nothing else.
+  // a hello with the version byte 2 (34 bytes), which it reports, and
+  // nothing else.
   const old = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(old, hello(1));
   const answer = await readToEnd(old);
@@ -671,7 +685,7 @@ Deno.test("Connector in active mode times out inside the exchange with TimedOut 
     `Timed out after 300 ms connecting to 127.0.0.1:${port}`,
   );
   // The connection was closed: the peer sees the hello, then the end.
-  assertEquals(await drainToEnd(peer), 33);
+  assertEquals(await drainToEnd(peer), HELLO);
 });
 
 Deno.test("Connector in active mode rejects with signal.reason when aborted inside the exchange", async () => {
@@ -680,7 +694,7 @@ Deno.test("Connector in active mode rejects with signal.reason when aborted insi
   const connecting = active(listener.addr.port, { signal: controller.signal })
     .connect();
   using peer = await listener.accept();
-  await readExactly(peer, 33);
+  await readExactly(peer, HELLO);
   const reason = new Error("stop now");
   controller.abort(reason);
   const error = await assertRejects(() => connecting);
@@ -1036,4 +1050,82 @@ Deno.test("Connector in passive mode with a secret frees the port once the count
   client.close();
   server.close();
   assert(await isRefused(port));
+});
+
+// --------------------------------------- the feature byte (delivery confirmation) --
+
+for (
+  const [activeAnnounces, passiveAnnounces] of [
+    [true, true],
+    [true, false],
+    [false, true],
+    [false, false],
+  ] as const
+) {
+  Deno.test(`Connector.peerConfirmsDelivery tells each side what the other announced (active ${activeAnnounces}, passive ${passiveAnnounces})`, async () => {
+    const { passive, port } = await listening({
+      confirmDelivery: passiveAnnounces,
+    });
+    await using _ = passive;
+    const client = active(port, { confirmDelivery: activeAnnounces });
+    const [clientConn, serverConn] = await Promise.all([
+      client.connect(),
+      passive.connect(),
+    ]);
+    try {
+      assertEquals(client.peerConfirmsDelivery, passiveAnnounces);
+      assertEquals(passive.peerConfirmsDelivery, activeAnnounces);
+      await assertDataFlows(clientConn, serverConn);
+    } finally {
+      clientConn.close();
+      serverConn.close();
+    }
+  });
+}
+
+Deno.test("a relay that flips the active side's feature byte makes the exchange fail on both sides: nobody can strip or add the confirmation", async () => {
+  const seen = rejections();
+  const { passive, port } = await listening({
+    confirmDelivery: true,
+    onRejectedPeer: seen.onRejectedPeer,
+  });
+  await using _ = passive;
+  const waiting = passive.connect();
+  waiting.catch(() => {}); // ended by close() below
+  using relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const relaying = (async () => {
+    using downstream = await relay.accept();
+    using upstream = await Deno.connect({ hostname: "127.0.0.1", port });
+    // The active side's hello: version, features, nonce. Flip bit 0.
+    const hello = await readExactly(downstream, HELLO);
+    hello[1] ^= 0x01;
+    await writeAll(upstream, hello);
+    const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+      const buffer = new Uint8Array(4096);
+      try {
+        for (let n; (n = await from.read(buffer)) !== null;) {
+          await writeAll(to, buffer.subarray(0, n));
+        }
+      } catch { /* the other direction ended the relay */ }
+      try {
+        to.closeWrite();
+      } catch { /* already closed */ }
+    };
+    await Promise.all([pipe(upstream, downstream), pipe(downstream, upstream)]);
+  })();
+  await assertRejects(
+    () =>
+      active(relay.addr.port, { confirmDelivery: true, timeout: 5_000 })
+        .connect(),
+    Deno.errors.PermissionDenied,
+  );
+  await waitUntil(
+    () => seen.seen.length === 1,
+    5_000,
+    "the relayed peer is turned away",
+  );
+  assertStringIncludes(seen.seen[0].reason, "does not hold the same code");
+  passive.close();
+  await assertRejects(() => waiting, Deno.errors.Interrupted);
+  await relaying;
 });

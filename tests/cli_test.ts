@@ -12,6 +12,7 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
+import { Connector } from "../mod.ts";
 import { parseCliArgs, UsageError } from "../cli/args.ts";
 import { pump, PumpError } from "../cli/copy.ts";
 import {
@@ -1137,6 +1138,45 @@ Deno.test("cli: listen --code prints a code and a counterpart command that works
   assertEquals([listened.code, connected.code], [0, 0], connected.stderr);
   assertEquals(decoder.decode(listened.stdout), "authenticated hello");
   assertEquals(decoder.decode(connected.stdout), "authenticated reply");
+  // Two CLIs with a code confirm delivery without --confirm: announced and
+  // authenticated inside the exchange.
+  for (
+    const [stderr, sent] of [
+      [connected.stderr, "authenticated hello"],
+      [listened.stderr, "authenticated reply"],
+    ]
+  ) {
+    const digest = await sha256(encoder.encode(sent));
+    assertStringIncludes(stderr, `wrote the 19 bytes sent, SHA-256 ${digest}`);
+  }
+});
+
+Deno.test("cli: with a secret, a library peer that announces no confirmation gets a byte-exact stream and nothing else", async () => {
+  await using dir = await tempDir();
+  const secretFile = `${dir}/secret`;
+  await Deno.writeTextFile(secretFile, "12-apple-river-stone-quick\n");
+  await using passive = new Connector({
+    mode: "passive",
+    host: "127.0.0.1",
+    secret: "12-apple-river-stone-quick",
+    timeout: 10_000,
+  });
+  const { port } = await passive.listen() as Deno.NetAddr;
+  const waiting = passive.connect();
+  const data = randomBytes(100_000);
+  await using cli = spawnCli(
+    ["connect", "127.0.0.1", String(port), "--secret-file", secretFile],
+    { stdin: "piped", permissions: ["-A"] },
+  );
+  using server = await waiting;
+  assertEquals(passive.peerConfirmsDelivery, true, "the CLI announces it");
+  await Promise.all([cli.feed(data), writeAll(server, encoder.encode("ok"))]);
+  server.closeWrite();
+  assertEquals(await readToEnd(server), data);
+  const result = await cli.result();
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(decoder.decode(result.stdout), "ok");
+  assert(!result.stderr.includes("confirmed"), result.stderr);
 });
 
 Deno.test("cli: a wrong code and a client without one are turned away and reported as they happen; the right code then gets through", async () => {

@@ -54,15 +54,15 @@ async function dialTls(port: number): Promise<Deno.TlsConn> {
 
 /**
  * Plays the active side's first step of the secret exchange (version 2: the
- * version byte and a nonce) and reads the passive side's answer (its hello
+ * version byte, a feature byte and a nonce) and reads the passive side's answer (its hello
  * and share): the peer is then in vetting, mid-exchange.
  */
 async function startExchange(conn: Deno.Conn): Promise<void> {
-  const hello = new Uint8Array(33);
+  const hello = new Uint8Array(34); // version, features, nonce
   hello[0] = 2;
-  crypto.getRandomValues(hello.subarray(1));
+  crypto.getRandomValues(hello.subarray(2));
   await writeAll(conn, hello);
-  await readExactly(conn, 65);
+  await readExactly(conn, 66);
 }
 
 /** Open descriptors of this process (the tests run with -A). */

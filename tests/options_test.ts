@@ -128,3 +128,17 @@ Deno.test("new Connector() freezes its options and needs no permission", () => {
   assertEquals(connector.mode, "passive");
   assertEquals(new Connector({ port: 80 }).mode, "active");
 });
+
+Deno.test("new Connector() accepts confirmDelivery only as a boolean and only with a secret", () => {
+  assertThrows(
+    construct({ port: 1, secret: "s", confirmDelivery: "yes" }),
+    TypeError,
+    '"confirmDelivery": expected a boolean',
+  );
+  assertThrows(
+    construct({ port: 1, confirmDelivery: true }),
+    TypeError,
+    'it is announced inside the secret exchange, so it needs "secret"',
+  );
+  construct({ port: 1, secret: "s", confirmDelivery: false })();
+});
