@@ -54,7 +54,7 @@ export interface AcceptOptions {
   /** Ends the wait with its reason. */
   signal: AbortSignal;
   /** Compiled allow list; undefined admits every peer. */
-  allow: readonly string[] | undefined;
+  allow: import("./_allow.ts").AllowList | undefined;
   /** The checks a candidate must pass; undefined: the first peer wins. */
   vet: ((conn: Deno.Conn, signal: AbortSignal) => Promise<void>) | undefined;
   /** Closes the listening socket (idempotent). */

@@ -131,7 +131,7 @@ export class Connector implements Disposable, AsyncDisposable {
   #tls: Readonly<TlsOptions> | undefined;
   #secretSource: SecretSource | undefined;
   #secret: Promise<Uint8Array> | undefined;
-  #allow: readonly string[] | undefined;
+  #allow: import("./_allow.ts").AllowList | undefined;
   #retry: Readonly<Required<RetryOptions>>;
   #handshakeTimeout: number;
   #listener: Deno.Listener | undefined;
