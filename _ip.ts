@@ -48,7 +48,6 @@ export type Address =
 
 const IPV4_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const IPV4 = new RegExp(`^${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}$`);
-const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 const ZONE_ID = /^[0-9A-Za-z._~-]{1,64}$/;
 const LABEL = /^[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?$/;
 const NUMERIC_LABEL = /^(?:0x[0-9A-Fa-f]*|[0-9]+)$/i;
@@ -68,23 +67,67 @@ export function parseIPv4(text: string): number | undefined {
   return value;
 }
 
-/** Groups of one side of `::` as numbers (an IPv4 tail counts as two). */
-function parseGroups(text: string, ipv4Allowed: boolean): number[] | undefined {
-  if (text === "") return [];
-  const parts = text.split(":");
-  const groups: number[] = [];
-  for (const [index, part] of parts.entries()) {
-    if (HEX_GROUP.test(part)) {
-      groups.push(parseInt(part, 16));
-      continue;
+/** The value of a hex digit's character code, or -1. */
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48; // 0-9
+  if (code >= 97 && code <= 102) return code - 87; // a-f
+  if (code >= 65 && code <= 70) return code - 55; // A-F
+  return -1;
+}
+
+/**
+ * The eight 16-bit groups of an IPv6 address in a text form of RFC 4291 (no
+ * brackets, no zone id), or undefined when it is not one.
+ */
+export function parseIPv6Groups(text: string): number[] | undefined {
+  const head: number[] = [];
+  const tail: number[] = [];
+  let groups = head;
+  let compressed = false;
+  let index = 0;
+  if (text.startsWith("::")) {
+    compressed = true;
+    groups = tail;
+    index = 2;
+  } else if (text.startsWith(":")) return undefined;
+  while (index < text.length) {
+    // One group: 1-4 hex digits, or an IPv4 address that ends the text.
+    let value = 0;
+    let digits = 0;
+    let end = index;
+    for (; end < text.length && digits <= 4; end++, digits++) {
+      const digit = hexDigit(text.charCodeAt(end));
+      if (digit === -1) break;
+      value = value * 16 + digit;
     }
-    const ipv4 = ipv4Allowed && index === parts.length - 1
-      ? parseIPv4(part)
-      : undefined;
-    if (ipv4 === undefined) return undefined;
-    groups.push(Math.floor(ipv4 / 0x10000), ipv4 % 0x10000);
+    if (end < text.length && text[end] === ".") {
+      const ipv4 = parseIPv4(text.slice(index));
+      if (ipv4 === undefined) return undefined;
+      groups.push(Math.floor(ipv4 / 0x10000), ipv4 % 0x10000);
+      index = text.length;
+      break;
+    }
+    if (digits === 0 || digits > 4) return undefined;
+    groups.push(value);
+    if (end === text.length) {
+      index = end;
+      break;
+    }
+    if (text[end] !== ":") return undefined;
+    if (text[end + 1] === ":") {
+      if (compressed) return undefined;
+      compressed = true;
+      groups = tail;
+      index = end + 2;
+    } else {
+      index = end + 1;
+      if (index === text.length) return undefined; // a trailing single ":"
+    }
   }
-  return groups;
+  const count = head.length + tail.length;
+  if (compressed ? count > 7 : count !== 8) return undefined;
+  if (!compressed) return head;
+  return [...head, ...new Array(8 - count).fill(0), ...tail];
 }
 
 /**
@@ -92,17 +135,13 @@ function parseGroups(text: string, ipv4Allowed: boolean): number[] | undefined {
  * 128-bit BigInt, or undefined when it is not one.
  */
 export function parseIPv6(text: string): bigint | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const compressed = halves.length === 2;
-  const head = parseGroups(halves[0], !compressed);
-  const tail = compressed ? parseGroups(halves[1], true) : [];
-  if (head === undefined || tail === undefined) return undefined;
-  const count = head.length + tail.length;
-  if (compressed ? count > 7 : count !== 8) return undefined;
-  const groups = [...head, ...new Array(8 - count).fill(0), ...tail];
+  const groups = parseIPv6Groups(text);
+  if (groups === undefined) return undefined;
   let value = 0n;
-  for (const group of groups) value = (value << 16n) | BigInt(group);
+  for (let word = 0; word < 8; word += 2) {
+    value = (value << 32n) |
+      BigInt(groups[word] * 0x10000 + groups[word + 1]);
+  }
   return value;
 }
 
