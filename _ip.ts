@@ -34,17 +34,23 @@ export interface ParsedHost {
 }
 
 /**
- * An address range: IPv4 ranges as 32-bit numbers, IPv6 ranges as 128-bit
- * BigInts; `first` and `last` are both inside the range.
+ * A 128-bit IPv6 address as four 32-bit words, most significant first: the
+ * allow list compares and sorts these without BigInt arithmetic.
+ */
+export type Words = [number, number, number, number];
+
+/**
+ * An address range: IPv4 ranges as 32-bit numbers, IPv6 ranges as
+ * {@linkcode Words}; `first` and `last` are both inside the range.
  */
 export type AddressRange =
   | { version: 4; first: number; last: number }
-  | { version: 6; first: bigint; last: bigint };
+  | { version: 6; first: Words; last: Words };
 
-/** A single address: IPv4 as a 32-bit number, IPv6 as a 128-bit BigInt. */
+/** A single address: IPv4 as a 32-bit number, IPv6 as {@linkcode Words}. */
 export type Address =
   | { version: 4; value: number }
-  | { version: 6; value: bigint };
+  | { version: 6; value: Words };
 
 const IPV4_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const IPV4 = new RegExp(`^${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}$`);
@@ -53,11 +59,6 @@ const LABEL = /^[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?$/;
 const NUMERIC_LABEL = /^(?:0x[0-9A-Fa-f]*|[0-9]+)$/i;
 const PREFIX = /^(?:0|[1-9][0-9]{0,2})$/;
 const MAX_NAME_LENGTH = 253;
-
-/** The IPv4-mapped IPv6 block ::ffff:0:0/96 (RFC 4291 section 2.5.5.2). */
-export const IPV4_MAPPED_FIRST: bigint = 0xffffn << 32n;
-/** The last address of ::ffff:0:0/96. */
-export const IPV4_MAPPED_LAST: bigint = IPV4_MAPPED_FIRST | 0xffffffffn;
 
 /** `a.b.c.d` as a 32-bit number, or undefined when it is not a dotted quad. */
 export function parseIPv4(text: string): number | undefined {
@@ -131,18 +132,24 @@ export function parseIPv6Groups(text: string): number[] | undefined {
 }
 
 /**
- * An IPv6 address in a text form of RFC 4291 (no brackets, no zone id) as a
- * 128-bit BigInt, or undefined when it is not one.
+ * An IPv6 address in a text form of RFC 4291 (no brackets, no zone id) as
+ * {@linkcode Words}, or undefined when it is not one.
  */
-export function parseIPv6(text: string): bigint | undefined {
+export function parseIPv6(text: string): Words | undefined {
   const groups = parseIPv6Groups(text);
   if (groups === undefined) return undefined;
-  let value = 0n;
-  for (let word = 0; word < 8; word += 2) {
-    value = (value << 32n) |
-      BigInt(groups[word] * 0x10000 + groups[word + 1]);
-  }
-  return value;
+  return [
+    groups[0] * 0x10000 + groups[1],
+    groups[2] * 0x10000 + groups[3],
+    groups[4] * 0x10000 + groups[5],
+    groups[6] * 0x10000 + groups[7],
+  ];
+}
+
+/** The mask of a word's bits inside a prefix of `bits` bits. */
+function wordMask(bits: number, word: number): number {
+  const inside = Math.min(32, Math.max(0, bits - 32 * word));
+  return inside === 0 ? 0 : (0xffffffff << (32 - inside)) >>> 0;
 }
 
 /** Strips one pair of brackets around an IPv6 literal (`[::1]` → `::1`). */
@@ -210,9 +217,13 @@ export function parseAddressRange(text: string): AddressRange | undefined {
   if (ipv6 === undefined) return undefined;
   const bits = prefix ?? 128;
   if (bits > 128) return undefined;
-  const hostMask = (1n << BigInt(128 - bits)) - 1n;
-  const first = ipv6 & ~hostMask;
-  return { version: 6, first, last: first | hostMask };
+  const first = ipv6.map((word, index) =>
+    (word & wordMask(bits, index)) >>> 0
+  ) as Words;
+  const last = ipv6.map((word, index) =>
+    (word | ~wordMask(bits, index)) >>> 0
+  ) as Words;
+  return { version: 6, first, last };
 }
 
 /**
@@ -226,8 +237,8 @@ export function parsePeerAddress(text: string): Address | undefined {
   const percent = text.indexOf("%");
   const ipv6 = parseIPv6(percent === -1 ? text : text.slice(0, percent));
   if (ipv6 === undefined) return undefined;
-  if (ipv6 >= IPV4_MAPPED_FIRST && ipv6 <= IPV4_MAPPED_LAST) {
-    return { version: 4, value: Number(ipv6 & 0xffffffffn) };
+  if (ipv6[0] === 0 && ipv6[1] === 0 && ipv6[2] === 0xffff) {
+    return { version: 4, value: ipv6[3] };
   }
   return { version: 6, value: ipv6 };
 }

@@ -45,12 +45,10 @@ const tcp = (hostname: string): Deno.NetAddr => ({
   port: 1,
 });
 
-/** The eight groups of a 128-bit value, written out in full. */
-function fullIPv6(value: bigint): string {
-  return Array.from(
-    { length: 8 },
-    (_, index) => ((value >> BigInt(112 - 16 * index)) & 0xffffn).toString(16),
-  ).join(":");
+/** The eight groups of an address's four words, written out in full. */
+function fullIPv6(words: readonly number[]): string {
+  return words.flatMap((word) => [word >>> 16, word & 0xffff])
+    .map((group) => group.toString(16)).join(":");
 }
 
 // ------------------------------------------------------------- parsers --
@@ -83,12 +81,17 @@ Deno.test("parseIPv4 reads dotted quads of decimal 0-255 and nothing else", () =
 });
 
 Deno.test("parseIPv6 reads the RFC 4291 text forms: full, compressed, with an IPv4 tail", () => {
-  assertEquals(parseIPv6("::"), 0n);
-  assertEquals(parseIPv6("::1"), 1n);
-  assertEquals(parseIPv6("1::"), 1n << 112n);
-  assertEquals(parseIPv6("0:0:0:0:0:0:0:1"), 1n);
-  assertEquals(parseIPv6("::ffff:127.0.0.1"), 0xffff7f000001n);
-  assertEquals(parseIPv6("0:0:0:0:0:ffff:127.0.0.1"), 0xffff7f000001n);
+  assertEquals(parseIPv6("::"), [0, 0, 0, 0]);
+  assertEquals(parseIPv6("::1"), [0, 0, 0, 1]);
+  assertEquals(parseIPv6("1::"), [0x10000, 0, 0, 0]);
+  assertEquals(parseIPv6("0:0:0:0:0:0:0:1"), [0, 0, 0, 1]);
+  assertEquals(parseIPv6("::ffff:127.0.0.1"), [0, 0, 0xffff, 0x7f000001]);
+  assertEquals(parseIPv6("0:0:0:0:0:ffff:127.0.0.1"), [
+    0,
+    0,
+    0xffff,
+    0x7f000001,
+  ]);
   assertEquals(parseIPv6("1:2:3:4:5:6:7::"), parseIPv6("1:2:3:4:5:6:7:0"));
   assertEquals(parseIPv6("FE80::ABCD"), parseIPv6("fe80::abcd"));
   for (
@@ -250,10 +253,15 @@ Deno.test("parseAddressRange reads an address or address/prefix with a plain dec
   });
   assertEquals(parseAddressRange("[fd00::]/8"), {
     version: 6,
-    first: 0xfdn << 120n,
-    last: (0xfen << 120n) - 1n,
+    first: [0xfd000000, 0, 0, 0],
+    last: [0xfdffffff, 0xffffffff, 0xffffffff, 0xffffffff],
   });
-  assertEquals(parseAddressRange("::1")?.first, 1n);
+  assertEquals(parseAddressRange("2001:db8::1/33"), {
+    version: 6,
+    first: [0x20010db8, 0, 0, 0],
+    last: [0x20010db8, 0x7fffffff, 0xffffffff, 0xffffffff],
+  });
+  assertEquals(parseAddressRange("::1")?.first, [0, 0, 0, 1]);
   for (
     const text of [
       "",
@@ -294,7 +302,7 @@ Deno.test("parsePeerAddress reads IPv4-mapped IPv6 peers as IPv4 and drops a zon
   });
   assertEquals(parsePeerAddress("fe80::1%2"), {
     version: 6,
-    value: (0xfe80n << 112n) | 1n,
+    value: [0xfe800000, 0, 0, 1],
   });
   assertEquals(parsePeerAddress("localhost"), undefined);
 });
@@ -364,8 +372,24 @@ Deno.test("parseAllowList merges overlapping and adjacent ranges", () => {
   ]);
   assertEquals(Array.from(list.ipv4.first), [0x0a000000, 0xc0a80001]);
   assertEquals(Array.from(list.ipv4.last), [0x0a0001ff, 0xc0a80001]);
-  assertEquals(Array.from(list.ipv6.first), [1n]);
-  assertEquals(Array.from(list.ipv6.last), [2n]);
+  assertEquals(Array.from(list.ipv6.first), [0, 0, 0, 1]);
+  assertEquals(Array.from(list.ipv6.last), [0, 0, 0, 2]);
+  // Adjacent across 32-bit words: the carry of last + 1 runs into word 1.
+  const carried = parseAllowList(["2001:db8:0:1::/64", "2001:db8::/64"]);
+  assertEquals(Array.from(carried.ipv6.first), [0x20010db8, 0, 0, 0]);
+  assertEquals(Array.from(carried.ipv6.last), [
+    0x20010db8,
+    1,
+    0xffffffff,
+    0xffffffff,
+  ]);
+  // ::/0 is the IPv4 space plus the IPv6 space around the mapped block.
+  const everything = parseAllowList(["::/0"]);
+  assertEquals(Array.from(everything.ipv4.first), [0]);
+  assertEquals(Array.from(everything.ipv4.last), [0xffffffff]);
+  assert(isAllowed(tcp("::fffe:ffff:ffff"), everything));
+  assert(isAllowed(tcp("::1:0:0:0"), everything));
+  assert(!isAllowed(tcp("::fffe:ffff:ffff"), parseAllowList(["0.0.0.0/0"])));
 });
 
 // --------------------------------------------------------- constructor --
