@@ -51,82 +51,126 @@ function invalidEntry(entry: unknown): TypeError {
   );
 }
 
-/** -1, 0 or 1 as `a` is below, equal to or above `b` (words from `at`). */
+/** -1, 0 or 1 as `a` is below, equal to or above `b` (`width` words from `at`). */
 function compareWords(
   a: ArrayLike<number>,
   aAt: number,
   b: ArrayLike<number>,
   bAt: number,
+  width: number,
 ): number {
-  for (let word = 0; word < 4; word++) {
+  for (let word = 0; word < width; word++) {
     const x = a[aAt + word], y = b[bAt + word];
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
 }
 
-/** Whether the range starting at `first` overlaps or follows `last` at once. */
-function touches(last: Words, first: Words): boolean {
-  if (compareWords(first, 0, last, 0) <= 0) return true;
-  // first === last + 1: the low words of `last` that are all ones roll over.
+/** Ranges as they are collected: bounds of `width` words each, in growing buffers. */
+class RangeBuilder {
+  #first = new Uint32Array(64);
+  #last = new Uint32Array(64);
+  #length = 0;
+  constructor(readonly width: 1 | 4) {}
+
+  add(first: ArrayLike<number>, last: ArrayLike<number>): void {
+    if (this.#length + this.width > this.#first.length) {
+      const first = new Uint32Array(this.#first.length * 2);
+      const last = new Uint32Array(this.#last.length * 2);
+      first.set(this.#first);
+      last.set(this.#last);
+      this.#first = first;
+      this.#last = last;
+    }
+    copyWords(first, 0, this.#first, this.#length, this.width);
+    copyWords(last, 0, this.#last, this.#length, this.width);
+    this.#length += this.width;
+  }
+
+  /** Sorts by start and merges overlapping or adjacent ranges. */
+  build(): RangeTable {
+    const { width } = this;
+    const first = this.#first;
+    const last = this.#last;
+    const count = this.#length / width;
+    const order = new Uint32Array(count).map((_, index) => index * width);
+    order.sort((a, b) => compareWords(first, a, first, b, width));
+    const mergedFirst = new Uint32Array(this.#length);
+    const mergedLast = new Uint32Array(this.#length);
+    let merged = 0; // ranges in the output so far
+    for (const at of order) {
+      const previous = (merged - 1) * width;
+      if (merged > 0 && touches(mergedLast, previous, first, at, width)) {
+        if (compareWords(last, at, mergedLast, previous, width) > 0) {
+          copyWords(last, at, mergedLast, previous, width);
+        }
+        continue;
+      }
+      copyWords(first, at, mergedFirst, merged * width, width);
+      copyWords(last, at, mergedLast, merged * width, width);
+      merged++;
+    }
+    return {
+      first: mergedFirst.slice(0, merged * width),
+      last: mergedLast.slice(0, merged * width),
+    };
+  }
+}
+
+function copyWords(
+  from: ArrayLike<number>,
+  fromAt: number,
+  to: Uint32Array,
+  toAt: number,
+  width: number,
+): void {
+  for (let word = 0; word < width; word++) {
+    to[toAt + word] = from[fromAt + word];
+  }
+}
+
+/**
+ * Whether the range starting at `first[firstAt]` overlaps the one ending at
+ * `last[lastAt]` or follows it at once (start = end + 1).
+ */
+function touches(
+  last: Uint32Array,
+  lastAt: number,
+  first: Uint32Array,
+  firstAt: number,
+  width: number,
+): boolean {
+  if (compareWords(first, firstAt, last, lastAt, width) <= 0) return true;
+  // first = last + 1: the low words of `last` that are all ones roll over.
   let carry = true;
-  for (let word = 3; word >= 0; word--) {
-    const next = carry ? (last[word] + 1) >>> 0 : last[word];
-    if (next !== first[word]) return false;
-    carry = carry && last[word] === 0xffffffff;
+  for (let word = width - 1; word >= 0; word--) {
+    const end = last[lastAt + word];
+    const next = carry ? (end + 1) >>> 0 : end;
+    if (next !== first[firstAt + word]) return false;
+    carry = carry && end === 0xffffffff;
   }
   return !carry;
-}
-
-function mergeIPv4(ranges: Array<[number, number]>): RangeTable {
-  ranges.sort((a, b) => a[0] - b[0]);
-  const merged: Array<[number, number]> = [];
-  for (const [first, last] of ranges) {
-    const previous = merged[merged.length - 1];
-    if (previous !== undefined && first <= previous[1] + 1) {
-      previous[1] = Math.max(previous[1], last);
-    } else merged.push([first, last]);
-  }
-  return {
-    first: Uint32Array.from(merged, (range) => range[0]),
-    last: Uint32Array.from(merged, (range) => range[1]),
-  };
-}
-
-function mergeIPv6(ranges: Array<[Words, Words]>): RangeTable {
-  ranges.sort((a, b) => compareWords(a[0], 0, b[0], 0));
-  const merged: Array<[Words, Words]> = [];
-  for (const [first, last] of ranges) {
-    const previous = merged[merged.length - 1];
-    if (previous !== undefined && touches(previous[1], first)) {
-      if (compareWords(last, 0, previous[1], 0) > 0) previous[1] = last;
-    } else merged.push([first, last]);
-  }
-  return {
-    first: Uint32Array.from(merged.flatMap((range) => range[0])),
-    last: Uint32Array.from(merged.flatMap((range) => range[1])),
-  };
 }
 
 /** Splits an IPv6 range into its IPv4-mapped part (as IPv4) and the rest. */
 function splitIPv6(
   first: Words,
   last: Words,
-  ipv4: Array<[number, number]>,
-  ipv6: Array<[Words, Words]>,
+  ipv4: RangeBuilder,
+  ipv6: RangeBuilder,
 ): void {
   if (
-    compareWords(last, 0, MAPPED_FIRST, 0) < 0 ||
-    compareWords(first, 0, MAPPED_LAST, 0) > 0
+    compareWords(last, 0, MAPPED_FIRST, 0, 4) < 0 ||
+    compareWords(first, 0, MAPPED_LAST, 0, 4) > 0
   ) {
-    ipv6.push([first, last]);
+    ipv6.add(first, last);
     return;
   }
-  const startsBefore = compareWords(first, 0, MAPPED_FIRST, 0) < 0;
-  const endsAfter = compareWords(last, 0, MAPPED_LAST, 0) > 0;
-  ipv4.push([startsBefore ? 0 : first[3], endsAfter ? 0xffffffff : last[3]]);
-  if (startsBefore) ipv6.push([first, BEFORE_MAPPED]);
-  if (endsAfter) ipv6.push([AFTER_MAPPED, last]);
+  const startsBefore = compareWords(first, 0, MAPPED_FIRST, 0, 4) < 0;
+  const endsAfter = compareWords(last, 0, MAPPED_LAST, 0, 4) > 0;
+  ipv4.add([startsBefore ? 0 : first[3]], [endsAfter ? 0xffffffff : last[3]]);
+  if (startsBefore) ipv6.add(first, BEFORE_MAPPED);
+  if (endsAfter) ipv6.add(AFTER_MAPPED, last);
 }
 
 /**
@@ -142,42 +186,40 @@ export function parseAllowList(entries: unknown): AllowList {
       `Invalid option "allow": expected an array of IP addresses or CIDR ranges, got ${typeof entries}`,
     );
   }
-  const ipv4: Array<[number, number]> = [];
-  const ipv6: Array<[Words, Words]> = [];
+  const ipv4 = new RangeBuilder(1);
+  const ipv6 = new RangeBuilder(4);
   for (const entry of entries) {
     const range: AddressRange | undefined = typeof entry === "string"
       ? parseAddressRange(entry)
       : undefined;
     if (range === undefined) throw invalidEntry(entry);
-    if (range.version === 4) ipv4.push([range.first, range.last]);
+    if (range.version === 4) ipv4.add([range.first], [range.last]);
     else splitIPv6(range.first, range.last, ipv4, ipv6);
   }
-  return Object.freeze({ ipv4: mergeIPv4(ipv4), ipv6: mergeIPv6(ipv6) });
+  return Object.freeze({ ipv4: ipv4.build(), ipv6: ipv6.build() });
 }
 
 /**
- * The index of the last range that starts at or before the address, or -1;
- * `width` is 1 for IPv4 and 4 for IPv6.
+ * Whether `value` (`width` words) lies in one of the table's ranges: a binary
+ * search for the last range that starts at or before it.
  */
-function lastStartingAtOrBefore(
-  first: Uint32Array,
-  width: 1 | 4,
+function inTable(
+  table: RangeTable,
   value: ArrayLike<number>,
-): number {
+  width: 1 | 4,
+): boolean {
   let low = 0;
-  let high = first.length / width - 1;
+  let high = table.first.length / width - 1;
   let found = -1;
   while (low <= high) {
     const middle = (low + high) >>> 1;
-    const order = width === 1
-      ? (first[middle] <= value[0] ? -1 : 1)
-      : compareWords(first, middle * 4, value, 0);
-    if (order <= 0) {
+    if (compareWords(table.first, middle * width, value, 0, width) <= 0) {
       found = middle;
       low = middle + 1;
     } else high = middle - 1;
   }
-  return found;
+  return found !== -1 &&
+    compareWords(value, 0, table.last, found * width, width) <= 0;
 }
 
 /**
@@ -189,12 +231,7 @@ export function isAllowed(addr: Deno.Addr, list: AllowList): boolean {
   if (typeof hostname !== "string") return false;
   const address = parsePeerAddress(hostname);
   if (address === undefined) return false;
-  if (address.version === 4) {
-    const value = [address.value];
-    const index = lastStartingAtOrBefore(list.ipv4.first, 1, value);
-    return index !== -1 && address.value <= list.ipv4.last[index];
-  }
-  const index = lastStartingAtOrBefore(list.ipv6.first, 4, address.value);
-  return index !== -1 &&
-    compareWords(address.value, 0, list.ipv6.last, index * 4) <= 0;
+  return address.version === 4
+    ? inTable(list.ipv4, [address.value], 1)
+    : inTable(list.ipv6, address.value, 4);
 }
