@@ -12,9 +12,9 @@
  *   32 bits (`::ffff:127.0.0.1`).
  * - Host names: RFC 1123 labels (letters, digits and inner hyphens, 1-63
  *   characters each, 253 in all), an optional trailing dot; a name that
- *   could be read as a number or an IPv4 address in another form (`1.2.3`,
- *   `0x7f`, `example.123`) is refused, since the system resolver would take
- *   it for an address.
+ *   ends in a number (`1.2.3`, `0x7f`, `1.0x7f`, `example.123`) is refused:
+ *   the system resolver would take some of these for an IPv4 address in
+ *   another form, and no top-level domain is numeric (RFC 3696 section 2).
  * - Brackets around an IPv6 address, in a host or an allow entry (`[::1]`).
  * - Zone ids (`fe80::1%eth0`): in a host only (Deno dials them and its
  *   `--allow-net` names them); never in an allow entry, which names addresses
@@ -166,9 +166,9 @@ export function isHostName(text: string): boolean {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) return false;
   const labels = name.split(".");
   if (!labels.every((label) => LABEL.test(label))) return false;
-  // "1.2.3", "0x7f" or "example.123": the resolver would read an address.
-  if (/^[0-9]+$/.test(labels[labels.length - 1])) return false;
-  return !labels.every((label) => NUMERIC_LABEL.test(label));
+  // "1.2.3", "0x7f", "1.0x7f" or "example.123": a resolver would read an
+  // address, or a top-level name that cannot exist (RFC 3696 section 2).
+  return !NUMERIC_LABEL.test(labels[labels.length - 1]);
 }
 
 /**

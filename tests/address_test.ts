@@ -225,6 +225,8 @@ Deno.test("parseHost refuses ports, URLs, spaces, brackets without IPv6, and num
       "0x7f.1",
       "1.0x7f",
       "example.123",
+      "a.0x4",
+      "1e2.1.1.0x4",
       "fe80::1%",
       "fe80::1%eth 0",
       "fe80::1%eth0/1",
