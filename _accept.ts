@@ -15,7 +15,7 @@
  */
 import { formatAddr } from "./address.ts";
 import { closeQuietly, SetupScope } from "./_abort.ts";
-import { isAllowed } from "./_allow.ts";
+import { type AllowList, isAllowed } from "./_allow.ts";
 import { authenticate, type AuthenticationResult } from "./auth.ts";
 import { countDescriptors, isDescriptorExhaustion } from "./_descriptors.ts";
 import { completeHandshake } from "./tls.ts";
@@ -205,7 +205,7 @@ export interface AcceptOptions {
   /** Ends the wait with its reason. */
   signal: AbortSignal;
   /** Compiled allow list; undefined admits every peer. */
-  allow: readonly string[] | undefined;
+  allow: AllowList | undefined;
   /**
    * The checks a candidate must pass, reporting its progress; undefined: the
    * first peer wins.

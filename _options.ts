@@ -6,7 +6,8 @@
  * @module
  */
 import { formatHostPort } from "./address.ts";
-import { parseAllowList } from "./_allow.ts";
+import { type AllowList, parseAllowList } from "./_allow.ts";
+import { parseHost } from "./_ip.ts";
 import {
   parseSecretOption,
   secretPermissions,
@@ -131,7 +132,7 @@ export interface ParsedOptions {
   transport: ConnectorTransport;
   tls: Readonly<TlsOptions> | undefined;
   secretSource: SecretSource | undefined;
-  allow: readonly string[] | undefined;
+  allow: AllowList | undefined;
   retry: Readonly<Required<RetryOptions>>;
   handshakeTimeout: number;
   /** The options as given, frozen, with secret bytes redacted. */
@@ -195,9 +196,19 @@ export function parseConnectorOptions(
     const host = options.host === undefined
       ? (passive ? "0.0.0.0" : "localhost")
       : options.host;
-    if (typeof host !== "string" || host === "") {
+    if (typeof host !== "string") {
       throw new TypeError(
-        'Invalid option "host": expected a host name or IP address',
+        `Invalid option "host": expected a host name or IP address, got ${
+          host === null ? "null" : typeof host
+        }`,
+      );
+    }
+    const parsedHost = parseHost(host);
+    if (parsedHost === undefined) {
+      throw new TypeError(
+        `Invalid option "host": ${
+          JSON.stringify(host)
+        } is not a host name or IP address; expected a name such as example.com, an IPv4 address such as 127.0.0.1, or an IPv6 address such as ::1 or [::1] (the port goes in "port")`,
       );
     }
     if (!passive && options.port === undefined) {
@@ -209,9 +220,7 @@ export function parseConnectorOptions(
       options.port === undefined ? 0 : options.port,
       mode,
     );
-    const hostname = host.startsWith("[") && host.endsWith("]")
-      ? host.slice(1, -1)
-      : host;
+    const hostname = parsedHost.hostname;
     address = { transport: "tcp", hostname, port };
     endpoint = formatHostPort(hostname, port);
   }
@@ -239,7 +248,7 @@ export function parseConnectorOptions(
   }
   const allow = options.allow === undefined
     ? undefined
-    : Object.freeze(parseAllowList(options.allow));
+    : parseAllowList(options.allow);
   const handshakeTimeout = options.handshakeTimeout === undefined
     ? DEFAULT_HANDSHAKE_TIMEOUT
     : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");

@@ -160,7 +160,7 @@ export class Connector implements Disposable, AsyncDisposable {
   #tls: Readonly<TlsOptions> | undefined;
   #secretSource: SecretSource | undefined;
   #secret: Promise<Uint8Array> | undefined;
-  #allow: readonly string[] | undefined;
+  #allow: import("./_allow.ts").AllowList | undefined;
   #retry: Readonly<Required<RetryOptions>>;
   #handshakeTimeout: number;
   #listener: Deno.Listener | undefined;
@@ -216,9 +216,13 @@ export class Connector implements Disposable, AsyncDisposable {
    * });
    * const { port } = await passive.listen() as Deno.NetAddr;
    * const active = new Connector({ host: "127.0.0.1", port, secret });
-   * using _client = await active.connect();
-   * using _server = await passive.connect();
+   * const [client, server] = await Promise.all([
+   *   active.connect(),
+   *   passive.connect(),
+   * ]);
    * assert(active.peerConfirmsDelivery && !passive.peerConfirmsDelivery);
+   * client.close();
+   * server.close();
    * ```
    */
   get peerConfirmsDelivery(): boolean {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ConnectorOptions } from "../mod.ts";
+import { parseAddressRange, parseHost } from "../_ip.ts";
 import { type Flags, parseSeconds, UsageError } from "./flags.ts";
 
 const CONNECT_ONLY = ["ca", "servername", "retry", "wait"] as const;
@@ -51,6 +52,32 @@ function parseUnix(flags: Flags, operands: string[], path: string) {
   return { path };
 }
 
+/** A host as the user typed it, checked with the Connector's rules. */
+function checkHost(text: string, what: string): string {
+  if (parseHost(text) === undefined) {
+    throw new UsageError(
+      `${what} ${
+        JSON.stringify(text)
+      } is not a host name or IP address (example.com, 127.0.0.1, ::1 or [::1]; the port is a separate argument)`,
+    );
+  }
+  return text;
+}
+
+function parseAllow(flags: Flags): string[] {
+  const allow = flags.values("allow");
+  for (const entry of allow) {
+    if (parseAddressRange(entry) === undefined) {
+      throw new UsageError(
+        `--allow ${
+          JSON.stringify(entry)
+        } is not an IP address or CIDR range (127.0.0.1, ::1, 10.0.0.0/8, fd00::/8; no zone id)`,
+      );
+    }
+  }
+  return allow;
+}
+
 function parseListenAddress(flags: Flags, operands: string[]) {
   if (operands.length > 1) {
     throw new UsageError(
@@ -58,7 +85,7 @@ function parseListenAddress(flags: Flags, operands: string[]) {
     );
   }
   return {
-    host: flags.value("host") ?? "0.0.0.0",
+    host: checkHost(flags.value("host") ?? "0.0.0.0", "--host"),
     port: operands[0] === undefined ? 0 : parsePort(operands[0], "listen"),
   };
 }
@@ -79,7 +106,10 @@ function parseConnectAddress(operands: string[]) {
     );
   }
   if (operands[0] === "") throw new UsageError("HOST must not be empty");
-  return { host: operands[0], port: parsePort(operands[1], "connect") };
+  return {
+    host: checkHost(operands[0], "HOST"),
+    port: parsePort(operands[1], "connect"),
+  };
 }
 
 /** `--timeout`, `--wait` and `--retry` as the connector's timeout and retry. */
@@ -136,7 +166,7 @@ export function parseEndpoint(
     mode: passive ? "passive" : "active",
     ...address,
   };
-  const allow = flags.values("allow");
+  const allow = parseAllow(flags);
   if (allow.length > 0) connector.allow = allow;
   return { ...connector, ...parseTiming(flags) };
 }

@@ -89,6 +89,38 @@ export function describe(flag: string): string {
 }
 
 /**
+ * `parseArgs` reads `--tls false` and `--tls=false` as off and any other
+ * `--tls=VALUE` as on (`-h=1` even as the number 1): only `true` and `false`
+ * are accepted as a boolean's value, anything else is a usage error.
+ */
+function checkBooleanValues(
+  flagArgs: readonly string[],
+  parsed: Record<string, unknown>,
+): void {
+  for (const arg of flagArgs) {
+    const inline = /^--([^=]+)=([\s\S]*)$/.exec(arg);
+    if (
+      inline !== null &&
+      (BOOLEAN_FLAGS as readonly string[]).includes(inline[1]) &&
+      inline[2] !== "true" && inline[2] !== "false"
+    ) {
+      throw new UsageError(
+        `--${inline[1]} takes no value (or true/false), got ${
+          JSON.stringify(arg)
+        }`,
+      );
+    }
+  }
+  for (const name of BOOLEAN_FLAGS) {
+    if (typeof parsed[name] !== "boolean") {
+      throw new UsageError(
+        `${name === "help" ? "-h/--help" : describe(name)} takes no value`,
+      );
+    }
+  }
+}
+
+/**
  * Reads the flags of a command line; unknown flags and flags without their
  * value are a {@linkcode UsageError}.
  */
@@ -112,6 +144,7 @@ export function readFlags(args: readonly string[]): Flags {
   if (unknownFlag !== undefined) {
     throw new UsageError(`unknown option ${JSON.stringify(unknownFlag)}`);
   }
+  checkBooleanValues(flagArgs, parsed);
   const flags: Flags = {
     positionals,
     flag: (name) => parsed[name] === true,

@@ -58,7 +58,20 @@ Deno.test("new Connector() rejects allow in active mode and retry in passive mod
 
 Deno.test("new Connector() validates allow entries as IP addresses or CIDR ranges", () => {
   for (
-    const entry of ["localhost", "10.0.0.0/33", "::1/129", "1.2.3.4/8/9", "", 7]
+    const entry of [
+      "localhost",
+      "10.0.0.0/33",
+      "::1/129",
+      "1.2.3.4/8/9",
+      "",
+      "1.2.3.",
+      "/0",
+      ":",
+      "1g::/16",
+      "fe80::%eth0/10",
+      "10.0.0.0/+8",
+      7,
+    ]
   ) {
     assertThrows(
       construct({ mode: "passive", allow: [entry] }),
@@ -73,7 +86,7 @@ Deno.test("new Connector() validates allow entries as IP addresses or CIDR range
   );
   new Connector({
     mode: "passive",
-    allow: ["10.0.0.0/8", "::1", "fd00::/8", "192.168.1.7"],
+    allow: ["10.0.0.0/8", "::1", "fd00::/8", "192.168.1.7", "[::1]/128"],
   });
 });
 

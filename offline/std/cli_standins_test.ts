@@ -46,3 +46,33 @@ Deno.test("@std/cli ProgressBar draws a bar proportional to value / max", async 
   const line = output.text().split("\r\u001b[K").at(-1)!;
   assertEquals(line, `[${"#".repeat(25)}${"-".repeat(25)}]\n`);
 });
+
+Deno.test("@std/cli ProgressBar draws no bar at all for 0 of 0, a full one past max", async () => {
+  const empty = collector();
+  await new ProgressBar({
+    max: 0,
+    writable: empty.writable,
+    formatter: (state) => `[${state.progressBar}]`,
+  }).stop();
+  assertEquals(empty.text().split("\r\u001b[K").at(-1), "[]\n");
+  const full = collector();
+  await new ProgressBar({
+    max: 0,
+    value: 5,
+    writable: full.writable,
+    formatter: (state) => `[${state.progressBar}]`,
+  }).stop();
+  assertEquals(full.text().split("\r\u001b[K").at(-1), `[${"#".repeat(50)}]\n`);
+});
+
+Deno.test("@std/cli ProgressBar passes the previous redraw's value to the formatter", async () => {
+  const output = collector();
+  const bar = new ProgressBar({
+    max: 10,
+    writable: output.writable,
+    formatter: (state) => `${state.previousValue}->${state.value}`,
+  });
+  bar.value = 7;
+  await bar.stop();
+  assertEquals(output.text(), "\r\u001b[K0->0\r\u001b[K0->7\n");
+});

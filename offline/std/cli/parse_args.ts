@@ -1,32 +1,51 @@
 /**
- * OFFLINE STAND-IN for `jsr:@std/cli/parse-args` (see offline/README.md): the
- * subset of `parseArgs` this project uses. `node:util`'s `parseArgs` follows
- * other rules (strict errors, no number conversion), so this one is written
- * out from the documented `@std` behaviour. Not published.
+ * OFFLINE STAND-IN for `jsr:@std/cli/parse-args` (see offline/README.md):
+ * `parseArgs` with the rules of `@std/cli` 1.0.32, written out from its
+ * behaviour (the real source under ../shared/jsr/registry was read, not
+ * copied). `node:util`'s `parseArgs` follows other rules (strict errors, no
+ * number conversion). Not published.
  *
- * Kept on purpose: a value that looks like a number becomes a number unless its
- * flag is listed in `string`; a string flag followed by an argument that starts
- * with "-" gets the empty string; `collect` flags default to `[]`; `unknown` is
- * called for undeclared flags and for positional arguments, and returning
- * `false` drops the argument.
+ * The rules kept on purpose, surprises included (offline/std/*_test.ts pins
+ * them, and runs against the real package too):
+ * - a value that looks like a finite number becomes a number unless its flag
+ *   is in `string` (`" 80"`, `"0x10"` and `"1e3"` included);
+ * - `--flag value` takes the next argument unless the flag is a boolean or
+ *   the argument starts with `-` or is empty; a boolean takes a following
+ *   `true`/`false`; `--flag=value` sets a boolean to `value !== "false"`;
+ * - a flag left without a value gets `""` if it is a string, else `true`
+ *   (`--port -1` with `port` a string: `port: ""` and `"1": true`);
+ * - an alias shares its flag's type and value (`-h listen` with `h` for the
+ *   boolean `help`: help plus a positional);
+ * - a short group `-abc` sets `a` and `b` and lets `c` take the next argument;
+ *   a letter followed by `=x`, by a number, or by a non-word character takes
+ *   the rest as its value;
+ * - booleans default to `false` (`[]` when also collected), string flags that
+ *   are collected to `[]`; a flag only in `collect` gets no default;
+ * - everything after the first `--` is positional, untouched;
+ * - `unknown` is called for undeclared flags and for positionals; returning
+ *   `false` drops the argument.
  *
  * @module
  */
 
-/** Options accepted by {@linkcode parseArgs} (the subset used here). */
+/** Options accepted by {@linkcode parseArgs}. */
 export interface ParseOptions {
-  /** Flags that are booleans. */
-  boolean?: string[];
+  /** When true, arguments after `--` go to `result["--"]` instead of `_`. */
+  "--"?: boolean;
+  /** Flags that are booleans (`true`: every `--name` without `=`). */
+  boolean?: boolean | string | readonly string[];
   /** Flags whose values are always strings. */
-  string?: string[];
+  string?: string | readonly string[];
   /** Flags that may repeat; their values are collected into an array. */
-  collect?: string[];
+  collect?: string | readonly string[];
   /** Flags that accept a `--no-` prefix to set `false`. */
-  negatable?: string[];
-  /** Alternative names: `{ h: "help" }`. */
-  alias?: Record<string, string | string[]>;
-  /** Default values. */
+  negatable?: string | readonly string[];
+  /** Alternative names: `{ help: "h" }` or `{ h: "help" }`. */
+  alias?: Record<string, string | readonly string[] | undefined>;
+  /** Default values, by flag name (dotted names nest). */
   default?: Record<string, unknown>;
+  /** When true, everything after the first positional is positional. */
+  stopEarly?: boolean;
   /** Called for undeclared flags and positionals; `false` drops the argument. */
   unknown?: (arg: string, key?: string, value?: unknown) => unknown;
 }
@@ -35,96 +54,255 @@ export interface ParseOptions {
 export interface Args {
   /** Positional arguments. */
   _: Array<string | number>;
+  /** Arguments after `--` when the `"--"` option is set. */
+  "--"?: string[];
   /** Flags by name. */
-  [key: string]: unknown;
+  // deno-lint-ignore no-explicit-any
+  [key: string]: any;
 }
 
-const NUMBER = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?$/i;
-const toValue = (text: string): string | number =>
-  NUMBER.test(text) ? Number(text) : text;
+type Tree = Record<string, unknown>;
+
+function listOf(value: string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (typeof value === "string" ? [value] : [...value]).filter((name) =>
+    name !== ""
+  );
+}
+
+/** Whether `text` converts: not blank and a finite `Number(text)`. */
+function looksNumeric(text: string): boolean {
+  return /\S/.test(text) && Number.isFinite(Number(text));
+}
+
+function forbidden(object: Tree, key: string): boolean {
+  return key === "__proto__" ||
+    (key === "constructor" && typeof object[key] === "function");
+}
+
+/** Sets `path` (a dotted name, split) in `tree`, appending when collecting. */
+function assign(
+  tree: Tree,
+  path: string[],
+  value: unknown,
+  collecting = false,
+): void {
+  let object = tree;
+  for (const step of path.slice(0, -1)) {
+    if (forbidden(object, step)) return;
+    object = (object[step] ??= {}) as Tree;
+  }
+  const last = path[path.length - 1];
+  if (forbidden(object, last)) return;
+  if (collecting) {
+    const current = object[last];
+    if (Array.isArray(current)) {
+      current.push(value);
+      return;
+    }
+    value = current ? [current, value] : [value];
+  }
+  object[last] = value;
+}
+
+function present(tree: Tree, path: string[]): boolean {
+  let object: unknown = tree;
+  for (const step of path) {
+    if (!Object.hasOwn(object as Tree, step)) return false;
+    object = (object as Tree)[step];
+  }
+  return true;
+}
 
 /** Parses command-line arguments as `@std/cli`'s `parseArgs` does. */
-export function parseArgs(args: string[], options: ParseOptions = {}): Args {
-  const names = new Map<string, string>();
-  for (const [key, value] of Object.entries(options.alias ?? {})) {
-    for (const alias of [value].flat()) {
-      names.set(alias, key);
-      names.set(key, key);
+export function parseArgs(
+  args: readonly string[],
+  options: ParseOptions = {},
+): Args {
+  const unknown = options.unknown ?? ((arg: string): unknown => arg);
+  const allBooleans = options.boolean === true;
+
+  // Each name maps to the other names of the same flag.
+  const others = new Map<string, Set<string>>();
+  for (const [name, value] of Object.entries(options.alias ?? {})) {
+    if (value === undefined) throw new TypeError("Alias value must be defined");
+    const aliases = typeof value === "string" ? [value] : [...value];
+    others.set(name, new Set(aliases));
+    for (const alias of aliases) {
+      others.set(
+        alias,
+        new Set([name, ...aliases.filter((other) => other !== alias)]),
+      );
     }
   }
-  const canonical = (key: string) => names.get(key) ?? key;
-  const booleans = new Set(options.boolean ?? []);
-  const strings = new Set(options.string ?? []);
-  const collects = new Set(options.collect ?? []);
-  const negatables = new Set(options.negatable ?? []);
-  const declared = (key: string) =>
-    booleans.has(key) || strings.has(key) || collects.has(key) ||
-    names.has(key);
+  const withAliases = (names: string[]) => {
+    const set = new Set<string>();
+    for (const name of names) {
+      set.add(name);
+      for (const alias of others.get(name) ?? []) set.add(alias);
+    }
+    return set;
+  };
+  const booleans = withAliases(
+    typeof options.boolean === "boolean" ? [] : listOf(options.boolean),
+  );
+  const strings = withAliases(listOf(options.string));
+  const collects = withAliases(listOf(options.collect));
+  const negatables = withAliases(listOf(options.negatable));
+  const isBooleanFlag = (name: string) =>
+    booleans.has(name) ||
+    [...others.get(name) ?? []].some((alias) => booleans.has(alias));
 
   const result: Args = { _: [] };
-  for (const key of booleans) if (!collects.has(key)) result[key] = false;
-  for (const key of collects) result[key] = [];
-  Object.assign(result, options.default ?? {});
-
-  const set = (key: string, value: unknown, arg: string) => {
-    if (!declared(key) && options.unknown?.(arg, key, value) === false) return;
-    if (collects.has(key)) (result[key] as unknown[]).push(value);
-    else result[key] = value;
+  const set = (name: string, raw: unknown, arg: string, collect = true) => {
+    const declared = booleans.has(name) || strings.has(name) ||
+      others.has(name) || collects.has(name) ||
+      (allBooleans && /^--[^=]+$/.test(arg));
+    if (!declared && unknown(arg, name, raw) === false) return;
+    const value = typeof raw === "string" && !strings.has(name) &&
+        looksNumeric(raw)
+      ? Number(raw)
+      : raw;
+    const collecting = collect && collects.has(name);
+    for (const key of [name, ...others.get(name) ?? []]) {
+      assign(result, key.split("."), value, collecting);
+    }
   };
+  const emptyValue = (name: string) => strings.has(name) ? "" : true;
+  const isTrueOrFalse = (text: string) => text === "true" || text === "false";
 
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index];
-    if (arg === "--") {
-      result._.push(...args.slice(index + 1));
-      break;
-    }
-    const long = /^--([^=]+)(?:=([\s\S]*))?$/.exec(arg);
-    const short = long ? null : /^-([^-][\s\S]*)$/.exec(arg);
-    if (!long && !short) {
-      if (options.unknown?.(arg) !== false) {
-        result._.push(strings.has("_") ? arg : toValue(arg));
+  const separator = args.indexOf("--");
+  const afterSeparator = separator === -1 ? [] : args.slice(separator + 1);
+  const flagArgs = separator === -1 ? args : args.slice(0, separator);
+
+  for (let index = 0; index < flagArgs.length; index++) {
+    const arg = flagArgs[index];
+    const next = flagArgs[index + 1];
+    if (!arg.startsWith("-") || arg.length < 2) {
+      if (unknown(arg) !== false) {
+        result._.push(
+          strings.has("_") || !looksNumeric(arg) ? arg : Number(arg),
+        );
       }
-      continue;
-    }
-    const takeValue = (key: string, inline: string | undefined) => {
-      if (booleans.has(key)) {
-        return inline === undefined ? true : inline !== "false";
-      }
-      let text = inline;
-      if (text === undefined) {
-        const next = args[index + 1];
-        if (next !== undefined && !next.startsWith("-")) {
-          text = next;
-          index++;
-        } else {
-          return strings.has(key) ? "" : true;
-        }
-      }
-      return strings.has(key) ? text : toValue(text);
-    };
-    if (long) {
-      const negated = /^no-(.+)$/.exec(long[1]);
-      if (negated && negatables.has(canonical(negated[1]))) {
-        set(canonical(negated[1]), false, arg);
-        continue;
-      }
-      const key = canonical(long[1]);
-      set(key, takeValue(key, long[2]), arg);
-      continue;
-    }
-    const letters = short![1];
-    for (let position = 0; position < letters.length; position++) {
-      const key = canonical(letters[position]);
-      const rest = letters.slice(position + 1);
-      if (rest !== "" && !booleans.has(key) && declared(key)) {
-        set(key, takeValue(key, rest), arg);
+      if (options.stopEarly) {
+        result._.push(...flagArgs.slice(index + 1));
         break;
       }
-      set(key, rest === "" ? takeValue(key, undefined) : true, arg);
+      continue;
+    }
+
+    if (arg.startsWith("--") && arg.length > 2) {
+      // --name, --name=value, --no-name; the name is at least one character.
+      let body = arg.slice(2);
+      let negated = false;
+      if (body.startsWith("no-") && body.length > 3) {
+        negated = true;
+        body = body.slice(3);
+      }
+      const equals = body.indexOf("=", 1);
+      if (equals !== -1) {
+        // --no-name=value sets name: the "no-" is dropped, as in @std/cli.
+        const name = body.slice(0, equals);
+        const text = body.slice(equals + 1);
+        set(name, booleans.has(name) ? text !== "false" : text, arg);
+        continue;
+      }
+      if (negated && negatables.has(body)) {
+        set(body, false, arg, false);
+        continue;
+      }
+      const name = negated ? `no-${body}` : body;
+      if (next) {
+        if (
+          !booleans.has(name) && !allBooleans && !next.startsWith("-") &&
+          !isBooleanFlag(name)
+        ) {
+          index++;
+          set(name, next, arg);
+          continue;
+        }
+        if (isTrueOrFalse(next)) {
+          index++;
+          set(name, next !== "false", arg);
+          continue;
+        }
+      }
+      set(name, emptyValue(name), arg);
+      continue;
+    }
+
+    // A short group: -a, -abc, -n5, -a=x.
+    let groupDone = false;
+    for (let position = 1; position < arg.length - 1; position++) {
+      const letter = arg[position];
+      const rest = arg.slice(position + 1);
+      if (rest === "-") {
+        set(letter, rest, arg);
+        continue;
+      }
+      if (rest === "=") {
+        set(letter, "", arg);
+        groupDone = true;
+        break;
+      }
+      if (/[A-Za-z]/.test(letter)) {
+        const inline = /=(.+)/.exec(rest);
+        if (inline) {
+          set(letter, inline[1], arg);
+          groupDone = true;
+          break;
+        }
+        if (/-?\d+(\.\d*)?(e-?\d+)?$/.test(rest)) {
+          set(letter, rest, arg);
+          groupDone = true;
+          break;
+        }
+      }
+      // The next letter of the group (not the group's last character).
+      if (position + 1 < arg.length - 1 && /\W/.test(arg[position + 1])) {
+        set(letter, rest, arg);
+        groupDone = true;
+        break;
+      }
+      set(letter, emptyValue(letter), arg);
+    }
+    if (groupDone) continue;
+    const last = arg[arg.length - 1];
+    if (last === "-") continue;
+    if (next) {
+      if (!/^--?[^-]/.test(next) && !isBooleanFlag(last)) {
+        index++;
+        set(last, next, arg);
+        continue;
+      }
+      if (isTrueOrFalse(next)) {
+        index++;
+        set(last, next !== "false", arg);
+        continue;
+      }
+    }
+    set(last, emptyValue(last), arg);
+  }
+
+  for (const [name, value] of Object.entries(options.default ?? {})) {
+    const path = name.split(".");
+    if (present(result, path)) continue;
+    assign(result, path, value);
+    for (const alias of others.get(name) ?? []) {
+      assign(result, alias.split("."), value);
     }
   }
-  for (const [alias, key] of names) {
-    if (alias !== key && key in result) result[alias] = result[key];
+  for (const name of booleans) {
+    const path = name.split(".");
+    if (!present(result, path)) {
+      assign(result, path, collects.has(name) ? [] : false);
+    }
   }
+  for (const name of strings) {
+    const path = name.split(".");
+    if (!present(result, path) && collects.has(name)) assign(result, path, []);
+  }
+  if (options["--"]) result["--"] = afterSeparator;
+  else result._.push(...afterSeparator);
   return result;
 }

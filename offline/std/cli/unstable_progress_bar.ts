@@ -1,7 +1,9 @@
 /**
  * OFFLINE STAND-IN for `jsr:@std/cli/unstable-progress-bar` (see
  * offline/README.md): a `ProgressBar` that redraws one line on its writable
- * (stderr by default) every second until `stop()`. Not published.
+ * (stderr by default) every second until `stop()`, with the rules of
+ * `@std/cli` 1.0.32 for the options this project uses (`styledData` and the
+ * drawing options it never sets are left out). Not published.
  *
  * @module
  */
@@ -79,7 +81,8 @@ export class ProgressBar {
 
   #draw(): Promise<void> {
     const time = Date.now() - this.#start;
-    const ratio = Math.min(Math.max(this.value / this.max, 0), 1) || 0;
+    // As in @std/cli: 0 of 0 is NaN, and "#".repeat(NaN) is "" (no bar).
+    const ratio = Math.min(Math.max(this.value / this.max, 0), 1);
     const filled = Math.trunc(ratio * BAR_LENGTH);
     const minutes = String(Math.trunc(time / 60000)).padStart(2, "0");
     const seconds = String(Math.trunc(time / 1000) % 60).padStart(2, "0");
@@ -92,9 +95,11 @@ export class ProgressBar {
       previousValue: this.#previousValue,
       max: this.max,
     });
-    this.#previousTime = time;
-    this.#previousValue = this.value;
-    return this.#writer.write(LINE_CLEAR + line).catch(() => {});
+    const value = this.value;
+    return this.#writer.write(LINE_CLEAR + line).catch(() => {}).then(() => {
+      this.#previousTime = time;
+      this.#previousValue = value;
+    });
   }
 
   /** Draws the last state, ends the line and stops the timer. */

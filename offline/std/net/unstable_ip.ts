@@ -1,52 +1,48 @@
 /**
  * OFFLINE STAND-IN for `jsr:@std/net/unstable-ip` (see offline/README.md):
- * `isIPv4`, `isIPv6` and `matchSubnets` over `node:net`. Not published.
+ * `isIPv4` and `isIPv6` with the rules of `@std/net` 1.0.6 (its source was
+ * read, not copied) and, like it, no `node:` import. The project uses them in
+ * transport.ts only, on hosts that `_ip.ts` has already validated strictly.
+ * Not published.
  *
- * Documented behaviour kept on purpose: an entry without "/" is compared with
- * the address verbatim, and an address is only matched against rules of its own
- * family (an IPv4-mapped IPv6 address never matches an IPv4 rule).
+ * The real functions are lenient, and so is this copy of their rules:
+ * `isIPv4` checks that there are four dot-separated parts whose `Number()` is
+ * 0-255 (so `"1.2.3."`, `"..."`, `"0x7f.0.0.1"` and `" 1.2.3.4"` pass);
+ * `isIPv6` reads each group with `parseInt(group, 16)` (so `""`, `":"` and
+ * `"1g::"` pass). offline/std/standins_test.ts pins both.
  *
  * @module
  */
-import {
-  BlockList,
-  isIPv4 as nodeIsIPv4,
-  isIPv6 as nodeIsIPv6,
-} from "node:net";
 
-/** Whether `addr` is a valid IPv4 address. */
+/** Whether `addr` passes `@std/net`'s IPv4 check (lenient, see above). */
 export function isIPv4(addr: string): boolean {
-  return nodeIsIPv4(addr);
+  const parts = addr.split(".");
+  if (parts.length !== 4) return false;
+  return parts.every((part) => {
+    const value = Number(part);
+    return !Number.isNaN(value) && value >= 0 && value <= 255;
+  });
 }
 
-/** Whether `addr` is a valid IPv6 address. */
+/** Whether `addr` passes `@std/net`'s IPv6 check (lenient, see above). */
 export function isIPv6(addr: string): boolean {
-  return nodeIsIPv6(addr);
-}
-
-function matchSubnet(addr: string, family: "ipv4" | "ipv6", subnet: string) {
-  const slash = subnet.indexOf("/");
-  const network = subnet.slice(0, slash);
-  const prefixText = subnet.slice(slash + 1);
-  const maxPrefix = family === "ipv4" ? 32 : 128;
-  const networkFamily = nodeIsIPv4(network)
-    ? "ipv4"
-    : nodeIsIPv6(network)
-    ? "ipv6"
-    : undefined;
-  if (networkFamily !== family || !/^\d{1,3}$/.test(prefixText)) return false;
-  const prefix = Number(prefixText);
-  if (prefix > maxPrefix) return false;
-  const list = new BlockList();
-  list.addSubnet(network, prefix, family);
-  return list.check(addr, family);
-}
-
-/** Whether `addr` equals one of the plain addresses or lies in one of the CIDR subnets. */
-export function matchSubnets(addr: string, subnetOrIps: string[]): boolean {
-  const family = nodeIsIPv4(addr) ? "ipv4" : nodeIsIPv6(addr) ? "ipv6" : null;
-  if (family === null) return false;
-  return subnetOrIps.some((entry) =>
-    entry.includes("/") ? matchSubnet(addr, family, entry) : entry === addr
-  );
+  if (addr.split("::").length > 2) return false;
+  const groups = addr.split(":");
+  if (addr.includes(".")) {
+    // An IPv4 tail stands for two groups; a bare IPv4 address is not IPv6.
+    const tail = groups.pop();
+    if (groups.length === 0 || !tail || !isIPv4(tail)) return false;
+    groups.push("");
+  }
+  // Each empty group may stand for more zero groups, up to eight in all.
+  while (groups.length < 8) {
+    const empty = groups.indexOf("");
+    if (empty === -1) break;
+    groups.splice(empty, 0, "");
+  }
+  return groups.length === 8 &&
+    groups.every((group) => {
+      const value = group === "" ? 0 : parseInt(group, 16);
+      return !Number.isNaN(value) && value >= 0 && value <= 0xffff;
+    });
 }
