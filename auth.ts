@@ -553,6 +553,20 @@ function checkNonces(side: Side, own: Uint8Array, peer: Uint8Array): void {
   }
 }
 
+/** A fresh scalar and this side's share: scalar · generator(secret, sid). */
+async function newShare(
+  side: Side,
+  sid: Uint8Array,
+): Promise<{ scalar: bigint; share: Uint8Array }> {
+  const generator = await calculateGenerator(
+    side.secret,
+    CHANNEL_IDENTIFIER,
+    sid,
+  );
+  const scalar = sampleScalar();
+  return { scalar, share: scalarMult(scalar, generator) };
+}
+
 /** The active side: hello; read hello + share; send share + tag; check the tag. */
 async function runActive(side: Side): Promise<number> {
   const hello = newHello(side.features);
@@ -560,13 +574,7 @@ async function runActive(side: Side): Promise<number> {
   const peerHello = await readHello(side);
   checkNonces(side, hello, peerHello);
   const sid = sessionId(hello, peerHello);
-  const generator = await calculateGenerator(
-    side.secret,
-    CHANNEL_IDENTIFIER,
-    sid,
-  );
-  const scalar = sampleScalar();
-  const share = scalarMult(scalar, generator);
+  const { scalar, share } = await newShare(side, sid);
   const peerShare = await readPart(side, ELEMENT_BYTES, "share");
   const point = sharedPoint(side, scalar, share, peerShare);
   const tags = await confirmationTags(sid, point, share, peerShare);
@@ -586,13 +594,7 @@ async function runPassive(side: Side): Promise<number> {
   const hello = newHello(side.features);
   checkNonces(side, hello, peerHello);
   const sid = sessionId(peerHello, hello);
-  const generator = await calculateGenerator(
-    side.secret,
-    CHANNEL_IDENTIFIER,
-    sid,
-  );
-  const scalar = sampleScalar();
-  const share = scalarMult(scalar, generator);
+  const { scalar, share } = await newShare(side, sid);
   // The share is a random group element: it tells the peer nothing about
   // the secret. Nothing that depends on the secret and the peer's share
   // leaves this side before the peer's tag has been checked.

@@ -27,6 +27,7 @@ import {
   type ByteSource,
   discard,
   formatByteCount,
+  namesOf,
   pump,
   PumpError,
   TransferError,
@@ -375,11 +376,7 @@ export async function confirmedTransfer(
   conn: Deno.Conn,
   options: ConfirmOptions = {},
 ): Promise<ConfirmedResult> {
-  const names = {
-    input: options.names?.input ?? "the input",
-    output: options.names?.output ?? "the output",
-    peer: options.names?.peer ?? "the peer",
-  };
+  const names = namesOf(options.names);
   const counts: TransferResult = { sent: 0, received: 0 };
   const writer = new FrameWriter(conn);
   const reader = new FrameReader(conn);

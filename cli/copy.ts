@@ -374,6 +374,17 @@ function receiveFailure(
   }`;
 }
 
+/** The names messages use, with their defaults ("the input", …). */
+export function namesOf(
+  names: TransferOptions["names"],
+): Required<NonNullable<TransferOptions["names"]>> {
+  return {
+    input: names?.input ?? "the input",
+    output: names?.output ?? "the output",
+    peer: names?.peer ?? "the peer",
+  };
+}
+
 /**
  * Copies both directions between the input/output and `conn` at once. When
  * the input ends, the write side of `conn` is half-closed (`closeWrite()`,
@@ -431,11 +442,7 @@ export async function transfer(
   conn: Deno.Conn,
   options: TransferOptions = {},
 ): Promise<TransferResult> {
-  const names = {
-    input: options.names?.input ?? "the input",
-    output: options.names?.output ?? "the output",
-    peer: options.names?.peer ?? "the peer",
-  };
+  const names = namesOf(options.names);
   const counts: TransferResult = { sent: 0, received: 0 };
   const stopReading = new AbortController();
   const bufferSize = options.bufferSize;

@@ -25,19 +25,7 @@ import {
   parsePeerAddress,
 } from "../_ip.ts";
 import { isAllowed, parseAllowList } from "../_allow.ts";
-import { hasIPv6 } from "./_helpers.ts";
-
-/** A small seeded generator (mulberry32): the same inputs every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { hasIPv6, seededRandom } from "./_helpers.ts";
 
 const tcp = (hostname: string): Deno.NetAddr => ({
   transport: "tcp",

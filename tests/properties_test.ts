@@ -15,24 +15,13 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { Connector, type ConnectorOptions } from "../mod.ts";
+import { seededRandom } from "./_helpers.ts";
 
 const fixture = (name: string) =>
   Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const CA = fixture("ca.pem");
 const CERT = fixture("localhost.pem");
 const KEY = fixture("localhost.key.pem");
-
-/** A small, fast, seeded generator (mulberry32): the same inputs every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `T`: the documentation says TypeError; `R`: RangeError; `ok`: valid. */
 type Verdict = "ok" | "T" | "R";

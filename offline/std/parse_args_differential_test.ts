@@ -10,21 +10,10 @@
 import { assertEquals } from "@std/assert";
 import { parseArgs as realParseArgs } from "@std/cli/parse-args";
 import { parseArgs, type ParseOptions } from "./cli/parse_args.ts";
+import { seededRandom } from "../../tests/_helpers.ts";
 
 const standIn = new URL("./cli/parse_args.ts", import.meta.url).href;
 const resolved = import.meta.resolve("@std/cli/parse-args");
-
-/** A small seeded generator (mulberry32): the same inputs every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   "connect",
