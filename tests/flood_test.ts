@@ -348,8 +348,10 @@ Deno.test("the vetting queue is sized from the free descriptors with -A and fall
   // 300 descriptors, about 20 open at start: half of the rest.
   assertGreater(counted.before, 120);
   assertLessOrEqual(counted.before, 150);
-  // 101 more open (a listener, 50 pairs): the queue shrinks by about 50.
-  assertEquals(counted.before - counted.after, 50);
+  // 101 more open (a listener, 50 pairs): half of them, rounded either way
+  // (floor(free / 2) before and after: 50 or 51).
+  assertGreater(counted.before - counted.after, 49);
+  assertLessOrEqual(counted.before - counted.after, 51);
   const uncounted = await run(
     "--allow-net=127.0.0.1 --allow-read --allow-import",
   );
