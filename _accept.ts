@@ -252,8 +252,8 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
     options.handshakeTimeout ?? Infinity,
     SILENT_TIME_UNDER_PRESSURE,
   );
-  // Sized when the first peer needs vetting: counting the descriptors reads
-  // /proc (~85 µs), more than a whole plain TCP pair, which never needs it.
+  // Sized once enough peers are in vetting for the size to matter: counting
+  // the descriptors reads /proc (85–300 µs), more than a whole TCP pair.
   let queueSize: number | undefined = options.queueSize;
   let counted = performance.now();
   const recount = (now: number) => {
@@ -328,9 +328,13 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
     signal.addEventListener("abort", onAbort, { once: true });
     const admit = (conn: Deno.Conn, vet: NonNullable<AcceptOptions["vet"]>) => {
       const now = performance.now();
-      recount(now);
+      // With fewer than half of MIN_QUEUE_SIZE peers in vetting, shedding
+      // drops nobody whatever the count: no count, no shedding.
+      const pressure = options.queueSize !== undefined ||
+        (queue.size + 1) * 2 >= MIN_QUEUE_SIZE;
+      if (pressure) recount(now);
       queue.add(conn, now);
-      shed(now, queueSize!);
+      if (pressure) shed(now, queueSize!);
       if (!queue.has(conn)) return;
       vet(
         conn,
