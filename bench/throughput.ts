@@ -51,7 +51,7 @@ interface Tool {
   endpoints?: Endpoints;
 }
 
-const cliEndpoints = (tls: boolean): Endpoints => ({
+const cliEndpoints = (tls: boolean, confirm = false): Endpoints => ({
   fileFlags: true,
   listen: (port, file) => [
     DENO,
@@ -70,8 +70,9 @@ const cliEndpoints = (tls: boolean): Endpoints => ({
     "--recv-only",
     "--quiet",
     ...(file === undefined ? [] : ["--recv", file]),
-    // CONFIRM: when cli.ts has `--confirm` (SHA-256 delivery confirmation,
-    // issue 13), add a "connect CLI --confirm" tool passing it on both sides.
+    // --confirm: the count and SHA-256 of the bytes, confirmed by the
+    // receiver after an fsync of a --recv file.
+    ...(confirm ? ["--confirm"] : []),
     ...(tls
       ? [
         "--tls",
@@ -99,6 +100,7 @@ const cliEndpoints = (tls: boolean): Endpoints => ({
     "--send-only",
     "--quiet",
     ...(file === undefined ? [] : ["--send", file]),
+    ...(confirm ? ["--confirm"] : []),
     ...(tls ? ["--tls", "--ca", `${FIXTURES}/ca.pem`] : []),
   ],
 });
@@ -193,6 +195,13 @@ const TOOLS: Tool[] = [
     endpoints: cliEndpoints(false),
   },
   {
+    name: "connect CLI --confirm",
+    transport: "tcp",
+    kind: "ours",
+    needs: [],
+    endpoints: cliEndpoints(false, true),
+  },
+  {
     name: "raw Deno read/write loop (256 KiB)",
     transport: "tcp",
     kind: "raw",
@@ -246,6 +255,13 @@ const TOOLS: Tool[] = [
     kind: "ours",
     needs: [],
     endpoints: cliEndpoints(true),
+  },
+  {
+    name: "connect CLI --tls --confirm",
+    transport: "tls",
+    kind: "ours",
+    needs: [],
+    endpoints: cliEndpoints(true, true),
   },
   {
     name: "raw Deno TLS (startTls, 256 KiB)",
