@@ -199,6 +199,27 @@ const blockingStdout: ByteSink = {
   },
 };
 
+/** A regular file read or written with `readSync`/`writeSync` (see where it is used). */
+function blockingFile(file: Deno.FsFile): ByteSource & ByteSink {
+  return {
+    blocking: true,
+    read(buffer: Uint8Array): Promise<number | null> {
+      try {
+        return Promise.resolve(file.readSync(buffer));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    write(buffer: Uint8Array): Promise<number> {
+      try {
+        return Promise.resolve(file.writeSync(buffer));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+  };
+}
+
 /**
  * Runs the CLI with `args` and resolves the exit code; it prints to stdout
  * (data, or the text of `--help`, `--version`, `--permissions`) and stderr
@@ -385,14 +406,25 @@ async function run(
     // One-way transfers through pipes or files use blocking stdio: Deno's
     // async stdin/stdout costs a thread hop per call, and nothing else needs
     // the event loop while a one-way copy waits on its input.
+    // So do one-way copies from or into a regular file (every async file
+    // call is a thread hop too); a FIFO or device keeps async calls, which
+    // may wait for ever.
     const source: ByteSource | undefined = options.recvOnly
       ? undefined
-      : input ??
-        (options.sendOnly && !Deno.stdin.isTerminal()
-          ? blockingStdin
-          : Deno.stdin);
-    const sink: ByteSink | undefined = options.sendOnly ? undefined : output ??
-      (options.recvOnly && !Deno.stdout.isTerminal()
+      : input !== undefined
+      ? (options.sendOnly && files.expected !== undefined
+        ? blockingFile(input)
+        : input)
+      : (options.sendOnly && !Deno.stdin.isTerminal()
+        ? blockingStdin
+        : Deno.stdin);
+    const sink: ByteSink | undefined = options.sendOnly
+      ? undefined
+      : output !== undefined
+      ? (options.recvOnly && output.statSync().isFile
+        ? blockingFile(output)
+        : output)
+      : (options.recvOnly && !Deno.stdout.isTerminal()
         ? blockingStdout
         : Deno.stdout);
     const interactiveInput = source === Deno.stdin && Deno.stdin.isTerminal();
