@@ -199,7 +199,7 @@ const blockingStdout: ByteSink = {
   },
 };
 
-/** A regular file read or written with `readSync`/`writeSync` (see where it is used). */
+/** A file read or written with `readSync`/`writeSync` (see where it is used). */
 function blockingFile(file: Deno.FsFile): ByteSource & ByteSink {
   return {
     blocking: true,
@@ -406,22 +406,19 @@ async function run(
     // One-way transfers through pipes or files use blocking stdio: Deno's
     // async stdin/stdout costs a thread hop per call, and nothing else needs
     // the event loop while a one-way copy waits on its input.
-    // So do one-way copies from or into a regular file (every async file
-    // call is a thread hop too); a FIFO or device keeps async calls, which
-    // may wait for ever.
+    // So do one-way copies from or into a file that is not a terminal (every
+    // async file call is a thread hop too), by the same rule as stdio.
     const source: ByteSource | undefined = options.recvOnly
       ? undefined
       : input !== undefined
-      ? (options.sendOnly && files.expected !== undefined
-        ? blockingFile(input)
-        : input)
+      ? (options.sendOnly && !input.isTerminal() ? blockingFile(input) : input)
       : (options.sendOnly && !Deno.stdin.isTerminal()
         ? blockingStdin
         : Deno.stdin);
     const sink: ByteSink | undefined = options.sendOnly
       ? undefined
       : output !== undefined
-      ? (options.recvOnly && output.statSync().isFile
+      ? (options.recvOnly && !output.isTerminal()
         ? blockingFile(output)
         : output)
       : (options.recvOnly && !Deno.stdout.isTerminal()
