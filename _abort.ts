@@ -49,7 +49,9 @@ export class SetupScope implements Disposable {
 
   /** Clears the timer and detaches from the sources. */
   [Symbol.dispose](): void {
-    clearTimeout(this.#timer);
+    // Only when set: Deno 2.9.6 loads its timer module on a process's first
+    // clearTimeout (~10 ms).
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     for (const detach of this.#detach) detach();
     this.#detach = [];
   }

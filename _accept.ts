@@ -252,11 +252,13 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
     options.handshakeTimeout ?? Infinity,
     SILENT_TIME_UNDER_PRESSURE,
   );
-  let queueSize = options.queueSize ?? queueSizeFromDescriptors(0);
+  // Sized once enough peers are in vetting for the size to matter: counting
+  // the descriptors reads /proc (85–300 µs), more than a whole TCP pair.
+  let queueSize: number | undefined = options.queueSize;
   let counted = performance.now();
   const recount = (now: number) => {
     if (options.queueSize !== undefined) return;
-    if (now - counted < RECOUNT_INTERVAL) return;
+    if (queueSize !== undefined && now - counted < RECOUNT_INTERVAL) return;
     counted = now;
     queueSize = queueSizeFromDescriptors(queue.size);
   };
@@ -291,7 +293,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
       options.onRejected(conn.remoteAddr, reason);
     };
     /** Makes room: silent peers past their time under pressure, then the least progressed. */
-    const shed = (now: number) => {
+    const shed = (now: number, queueSize: number) => {
       if (queue.size * 2 >= queueSize) {
         for (const conn of [...queue.silentSince(now - silentTime)]) {
           drop(
@@ -326,9 +328,13 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
     signal.addEventListener("abort", onAbort, { once: true });
     const admit = (conn: Deno.Conn, vet: NonNullable<AcceptOptions["vet"]>) => {
       const now = performance.now();
-      recount(now);
+      // With fewer than half of MIN_QUEUE_SIZE peers in vetting, shedding
+      // drops nobody whatever the count: no count, no shedding.
+      const pressure = options.queueSize !== undefined ||
+        (queue.size + 1) * 2 >= MIN_QUEUE_SIZE;
+      if (pressure) recount(now);
       queue.add(conn, now);
-      shed(now);
+      if (pressure) shed(now, queueSize!);
       if (!queue.has(conn)) return;
       vet(
         conn,

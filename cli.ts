@@ -19,31 +19,41 @@
  * @module
  */
 import denoConfig from "./deno.json" with { type: "json" };
-import {
-  Connector,
-  type ConnectorPermission,
-  formatAddr,
-  formatHostPort,
-  formatPermissionFlags,
-  permissionFlags,
-} from "./mod.ts";
+// Only what parsing the command line needs is imported here: the connector
+// (with TLS, the PAKE and @std/net), the copy machinery and the progress line
+// are loaded once a command needs them, so that --help and --version start
+// as fast as an empty `deno run`.
+import type { Connector, ConnectorPermission } from "./mod.ts";
 import { type CliOptions, HELP, parseCliArgs, UsageError } from "./cli/args.ts";
-import { makeCode, readSecretFlag, SecretUnreadableError } from "./cli/code.ts";
-import {
-  type ByteSink,
-  type ByteSource,
-  transfer,
-  TransferError,
-} from "./cli/copy.ts";
-import { Reporter, writeStderrLine } from "./cli/events.ts";
+import type { ByteSink, ByteSource } from "./cli/copy.ts";
+import type { Reporter } from "./cli/events.ts";
+import type { PreparedFiles } from "./cli/preflight.ts";
 import { inCliTerms } from "./cli/messages.ts";
-import {
-  checkPermissions,
-  type PreparedFiles,
-  prepareFiles,
-} from "./cli/preflight.ts";
-import { SignalWatch } from "./cli/signals.ts";
-import { clearStaleSocket, UNIX_SOCKET_TABLE } from "./cli/unix_socket.ts";
+
+/** The modules a command that connects uses (see the imports above). */
+interface RunModules {
+  library: typeof import("./mod.ts");
+  code: typeof import("./cli/code.ts");
+  copy: typeof import("./cli/copy.ts");
+  events: typeof import("./cli/events.ts");
+  preflight: typeof import("./cli/preflight.ts");
+  signals: typeof import("./cli/signals.ts");
+  unixSocket: typeof import("./cli/unix_socket.ts");
+}
+
+async function loadRunModules(): Promise<RunModules> {
+  const [library, code, copy, events, preflight, signals, unixSocket] =
+    await Promise.all([
+      import("./mod.ts"),
+      import("./cli/code.ts"),
+      import("./cli/copy.ts"),
+      import("./cli/events.ts"),
+      import("./cli/preflight.ts"),
+      import("./cli/signals.ts"),
+      import("./cli/unix_socket.ts"),
+    ]);
+  return { library, code, copy, events, preflight, signals, unixSocket };
+}
 
 /** How long `--confirm` waits for the peer's answer to its request, without --timeout. */
 const CONFIRM_WAIT = 10_000;
@@ -100,6 +110,7 @@ function counterpartCommand(
   options: CliOptions,
   addr: Deno.Addr,
   code: string,
+  { Connector, permissionFlags }: RunModules["library"],
 ): string {
   const args = ["connect"];
   let connector: Connector;
@@ -124,7 +135,10 @@ function counterpartCommand(
  * Formats a connection's address. Works around Deno 2.9.6 giving the conns of
  * `Deno.startTls` addresses without a `transport` field.
  */
-function describeAddr(addr: Deno.Addr): string {
+function describeAddr(
+  addr: Deno.Addr,
+  { formatAddr, formatHostPort }: RunModules["library"],
+): string {
   const fields = addr as Partial<Deno.NetAddr>;
   if (
     addr.transport === undefined && typeof fields.hostname === "string" &&
@@ -135,12 +149,14 @@ function describeAddr(addr: Deno.Addr): string {
   return formatAddr(addr);
 }
 
-function exitCodeOf(error: unknown): number {
+function exitCodeOf(error: unknown, modules: RunModules): number {
   if (error instanceof UsageError || error instanceof RangeError) {
     return ExitCode.Usage;
   }
   // A secret that was asked for and cannot be read: never a warning.
-  if (error instanceof SecretUnreadableError) return ExitCode.Permission;
+  if (error instanceof modules.code.SecretUnreadableError) {
+    return ExitCode.Permission;
+  }
   if (error instanceof Deno.errors.NotCapable) return ExitCode.Permission;
   return ExitCode.Failure;
 }
@@ -183,6 +199,27 @@ const blockingStdout: ByteSink = {
   },
 };
 
+/** A file read or written with `readSync`/`writeSync` (see where it is used). */
+function blockingFile(file: Deno.FsFile): ByteSource & ByteSink {
+  return {
+    blocking: true,
+    read(buffer: Uint8Array): Promise<number | null> {
+      try {
+        return Promise.resolve(file.readSync(buffer));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    write(buffer: Uint8Array): Promise<number> {
+      try {
+        return Promise.resolve(file.writeSync(buffer));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+  };
+}
+
 /**
  * Runs the CLI with `args` and resolves the exit code; it prints to stdout
  * (data, or the text of `--help`, `--version`, `--permissions`) and stderr
@@ -201,6 +238,7 @@ const blockingStdout: ByteSink = {
  */
 export async function main(args: readonly string[]): Promise<number> {
   let options: CliOptions;
+  let modules: RunModules;
   let connector: Connector;
   let code: string | undefined;
   // Turned-away peers go to the reporter, which exists once setup is valid.
@@ -216,8 +254,9 @@ export async function main(args: readonly string[]): Promise<number> {
       writeStdout(`connect ${VERSION}\n`);
       return ExitCode.Success;
     }
+    modules = await loadRunModules();
     if (options.secret === "new-code") {
-      code = makeCode();
+      code = modules.code.makeCode();
       options.connector.secret = code;
     }
     if (options.command === "listen") {
@@ -225,7 +264,7 @@ export async function main(args: readonly string[]): Promise<number> {
         reportRejected(peer.address, peer.reason);
     }
     try {
-      connector = new Connector(options.connector);
+      connector = new modules.library.Connector(options.connector);
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) {
         throw new UsageError(error.message, { cause: error });
@@ -235,6 +274,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (caught) {
     if (!(caught instanceof UsageError)) throw caught;
     const error = new UsageError(inCliTerms(caught.message), { cause: caught });
+    const { writeStderrLine } = await import("./cli/events.ts");
     if (args.includes("--json")) {
       writeStderrLine(
         JSON.stringify({
@@ -263,13 +303,16 @@ export async function main(args: readonly string[]): Promise<number> {
       Deno.build.os === "linux"
     ) {
       // To tell a stale socket file from a live one (see cli/unix_socket.ts).
-      descriptors.push({ name: "read", path: UNIX_SOCKET_TABLE });
+      descriptors.push({
+        name: "read",
+        path: modules.unixSocket.UNIX_SOCKET_TABLE,
+      });
     }
-    writeStdout(formatPermissionFlags(descriptors) + "\n");
+    writeStdout(modules.library.formatPermissionFlags(descriptors) + "\n");
     return ExitCode.Success;
   }
 
-  const reporter = new Reporter({
+  const reporter = new modules.events.Reporter({
     json: options.json,
     quiet: options.quiet,
     progress: options.progress === "always" ||
@@ -277,7 +320,7 @@ export async function main(args: readonly string[]): Promise<number> {
         Deno.stderr.isTerminal()),
   });
   reportRejected = (peer, reason) => reporter.rejected(peer, reason);
-  return await run(options, connector, reporter, code);
+  return await run(options, modules, connector, reporter, code);
 }
 
 /** The permissions a run needs: the connector's and the files'. */
@@ -298,11 +341,13 @@ function runPermissions(
 /** Sets up the connection and moves the data; resolves the exit code. */
 async function run(
   options: CliOptions,
+  modules: RunModules,
   connector: Connector,
   reporter: Reporter,
   pairingCode: string | undefined,
 ): Promise<number> {
-  using watch = new SignalWatch();
+  const { library, preflight, copy } = modules;
+  using watch = new modules.signals.SignalWatch();
   const stopped = watch.signal;
   stopped.addEventListener("abort", () => connector.close(), { once: true });
   let files: PreparedFiles | undefined;
@@ -310,18 +355,24 @@ async function run(
   let abort = false;
   let bound: string | undefined;
   try {
-    checkPermissions(runPermissions(options, connector));
+    preflight.checkPermissions(runPermissions(options, connector));
     if (options.secret === "file" || options.secret === "env") {
       // Read now, so that a secret that cannot be read names its flag.
-      connector = new Connector(
-        await readSecretFlag(options.connector, options.secretFlag),
+      connector = new library.Connector(
+        await modules.code.readSecretFlag(
+          options.connector,
+          options.secretFlag,
+        ),
       );
     }
-    files = await prepareFiles(options.send, options.recv);
+    files = await preflight.prepareFiles(options.send, options.recv);
     if (stopped.aborted) throw stopped.reason;
     if (connector.mode === "passive") {
       const path = options.connector.path;
-      if (path !== undefined && await clearStaleSocket(path) !== "absent") {
+      if (
+        path !== undefined &&
+        await modules.unixSocket.clearStaleSocket(path) !== "absent"
+      ) {
         reporter.note(
           `replaced the stale socket file "${path}" (no process listened on it)`,
         );
@@ -329,22 +380,22 @@ async function run(
       const addr = await connector.listen();
       if (addr.transport === "unix") bound = addr.path;
       reporter.listening(
-        formatAddr(addr),
+        library.formatAddr(addr),
         addr.transport === "tcp" ? addr.port : undefined,
       );
       if (pairingCode !== undefined) {
         reporter.code(
           pairingCode,
-          counterpartCommand(options, addr, pairingCode),
+          counterpartCommand(options, addr, pairingCode, library),
         );
       }
     }
     conn = await raceSignal(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
-    const peer = describeAddr(conn.remoteAddr);
+    const peer = describeAddr(conn.remoteAddr, library);
     const tls = options.connector.tls !== undefined;
     reporter.connected(
-      describeAddr(conn.localAddr),
+      describeAddr(conn.localAddr, library),
       peer,
       tls,
       // The handshake is complete: this returns its result at once.
@@ -355,14 +406,22 @@ async function run(
     // One-way transfers through pipes or files use blocking stdio: Deno's
     // async stdin/stdout costs a thread hop per call, and nothing else needs
     // the event loop while a one-way copy waits on its input.
+    // So do one-way copies from or into a file that is not a terminal (every
+    // async file call is a thread hop too), by the same rule as stdio.
     const source: ByteSource | undefined = options.recvOnly
       ? undefined
-      : input ??
-        (options.sendOnly && !Deno.stdin.isTerminal()
-          ? blockingStdin
-          : Deno.stdin);
-    const sink: ByteSink | undefined = options.sendOnly ? undefined : output ??
-      (options.recvOnly && !Deno.stdout.isTerminal()
+      : input !== undefined
+      ? (options.sendOnly && !input.isTerminal() ? blockingFile(input) : input)
+      : (options.sendOnly && !Deno.stdin.isTerminal()
+        ? blockingStdin
+        : Deno.stdin);
+    const sink: ByteSink | undefined = options.sendOnly
+      ? undefined
+      : output !== undefined
+      ? (options.recvOnly && !output.isTerminal()
+        ? blockingFile(output)
+        : output)
+      : (options.recvOnly && !Deno.stdout.isTerminal()
         ? blockingStdout
         : Deno.stdout);
     const interactiveInput = source === Deno.stdin && Deno.stdin.isTerminal();
@@ -403,14 +462,14 @@ async function run(
       });
       await reporter.done({ peer, ...result });
     } else {
-      await transfer(conn, transferOptions);
+      await copy.transfer(conn, transferOptions);
       await reporter.done();
     }
     return ExitCode.Success;
   } catch (error) {
-    abort = error instanceof TransferError && error.abort;
+    abort = error instanceof copy.TransferError && error.abort;
     const interrupt = watch.interrupt;
-    const code = interrupt?.exitCode ?? exitCodeOf(error);
+    const code = interrupt?.exitCode ?? exitCodeOf(error, modules);
     let message = inCliTerms(
       error instanceof Error ? error.message : String(error),
     );

@@ -1,14 +1,14 @@
 /**
  * Setup latency, measured so that a shared, busy machine cannot tilt the
- * ratio: raw-Deno pairs and Connector pairs run in alternating rounds (100
- * TCP pairs of one, 100 of the other, and again), and the ratio is taken
+ * ratio: raw-Deno pairs and Connector pairs run in alternating rounds (25
+ * TCP pairs of one, 25 of the other, and again: short rounds, so that a burst of other work lands in few of them), and the ratio is taken
  * between the medians of the rounds. `deno bench` runs each case as one block,
  * so a burst of other work lands on one side; this script is the check to use
  * for the "Connector TCP setup ≤ 1.10× raw Deno" target.
  *
  * ```sh
  * deno run -A --import-map=offline/import_map.json bench/setup_interleaved.ts \
- *   [--rounds 15] [--pairs 100] [--tls-pairs 20] [--out FILE]
+ *   [--rounds 60] [--pairs 25] [--tls-pairs 5] [--out FILE]
  * ```
  *
  * Every TCP pair leaves a port in TIME_WAIT for 60 s: the defaults use about
@@ -80,9 +80,9 @@ async function main(): Promise<void> {
   const args = parseArgs(Deno.args.filter((arg) => arg !== "--"), {
     string: ["rounds", "pairs", "tls-pairs", "out"],
   }) as Record<string, unknown>;
-  const rounds = positiveInteger(args.rounds, "rounds", 15);
-  const pairs = positiveInteger(args.pairs, "pairs", 100);
-  const tlsPairs = positiveInteger(args["tls-pairs"], "tls-pairs", 20);
+  const rounds = positiveInteger(args.rounds, "rounds", 60);
+  const pairs = positiveInteger(args.pairs, "pairs", 25);
+  const tlsPairs = positiveInteger(args["tls-pairs"], "tls-pairs", 5);
   const lines = [
     `### Setup latency, interleaved: ${rounds} rounds, raw and Connector alternating`,
     "",

@@ -19,10 +19,21 @@
 
 /** How to run one tool as a receiver and as a sender on a given port. */
 export interface Endpoints {
-  /** argv of the receiver: listens on 127.0.0.1:`port`, writes to stdout. */
-  listen(port: number): string[];
-  /** argv of the sender: connects to 127.0.0.1:`port`, sends stdin, exits. */
-  connect(port: number): string[];
+  /**
+   * argv of the receiver: listens on 127.0.0.1:`port`, writes to stdout, or
+   * to `file` when given and the tool has a flag for it.
+   */
+  listen(port: number, file?: string): string[];
+  /** argv of the sender: connects to 127.0.0.1:`port`, sends stdin (or `file`), exits. */
+  connect(port: number, file?: string): string[];
+  /** The tool reads and writes files itself (`--send FILE` / `--recv FILE`). */
+  fileFlags?: boolean;
+}
+
+/** File-to-file mode: the source file the sender reads, the file the receiver writes. */
+export interface TransferFiles {
+  source: string;
+  sink: string;
 }
 
 /** What one transfer did. */
@@ -180,16 +191,29 @@ export async function transfer(
   bytes: number,
   timeoutSeconds: number,
   cwd: string,
+  files?: TransferFiles,
 ): Promise<TransferResult> {
   const port = freePort();
   const limit = Math.ceil(timeoutSeconds);
   const started = performance.now();
-  const receiver = run(
-    `timeout -k 2 ${limit + 10} ${
+  // Every receiver gets the same sink: a pipe to `wc -c`, or (file mode) the
+  // same file on the same file system, counted with stat afterwards.
+  const receiverScript = files === undefined
+    ? `timeout -k 2 ${limit + 10} ${
       commandLine(endpoints.listen(port))
-    } </dev/null | wc -c; echo "\${PIPESTATUS[0]}"`,
-    cwd,
-  );
+    } </dev/null | wc -c; echo "\${PIPESTATUS[0]}"`
+    : endpoints.fileFlags
+    ? `timeout -k 2 ${limit + 10} ${
+      commandLine(endpoints.listen(port, files.sink))
+    } </dev/null >/dev/null; code=$?; stat -c %s ${
+      shellQuote(files.sink)
+    }; echo "$code"`
+    : `timeout -k 2 ${limit + 10} ${
+      commandLine(endpoints.listen(port))
+    } </dev/null >${shellQuote(files.sink)}; code=$?; stat -c %s ${
+      shellQuote(files.sink)
+    }; echo "$code"`;
+  const receiver = run(receiverScript, cwd);
   let receiverEnded = false;
   receiver.done.then(() => receiverEnded = true, () => receiverEnded = true);
   const readyBy = started + 10_000;
@@ -199,12 +223,18 @@ export async function transfer(
     await sleep(1);
   }
   const ready = performance.now();
-  const sender = run(
-    `${sourceCommand(bytes)} | timeout -k 2 ${limit} ${
+  const senderScript = files === undefined
+    ? `${sourceCommand(bytes)} | timeout -k 2 ${limit} ${
       commandLine(endpoints.connect(port))
-    } >/dev/null; echo "\${PIPESTATUS[1]}"`,
-    cwd,
-  );
+    } >/dev/null; echo "\${PIPESTATUS[1]}"`
+    : endpoints.fileFlags
+    ? `timeout -k 2 ${limit} ${
+      commandLine(endpoints.connect(port, files.source))
+    } </dev/null >/dev/null; echo "$?"`
+    : `timeout -k 2 ${limit} ${commandLine(endpoints.connect(port))} <${
+      shellQuote(files.source)
+    } >/dev/null; echo "$?"`;
+  const sender = run(senderScript, cwd);
   let timedOut = false;
   const backstop = setTimeout(() => {
     timedOut = true;

@@ -13,11 +13,7 @@
  *
  * @module
  */
-import {
-  type ConnectorOptions,
-  parseSecretOption,
-  resolveSecret,
-} from "../mod.ts";
+import type { ConnectorOptions } from "../mod.ts";
 import { CODE_WORDS } from "./code_words.ts";
 import { UsageError } from "./flags.ts";
 
@@ -114,6 +110,8 @@ export async function readSecretFlag(
   ) {
     return connector;
   }
+  // Loaded here: parsing a code (normalizeCode) must not load the PAKE.
+  const { parseSecretOption, resolveSecret } = await import("../auth.ts");
   const source = parseSecretOption(secret)!;
   const signal = connector.timeout === undefined
     ? undefined

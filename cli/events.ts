@@ -243,7 +243,9 @@ export class Reporter {
 
   /** Stops the progress line and the timer; safe to call more than once. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    // Only when set: Deno 2.9.6 loads its timer module on a process's first
+    // clearInterval (~10 ms), at the end of every run without a progress line.
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     const bar = this.#bar;
     this.#bar = undefined;
