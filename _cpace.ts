@@ -12,6 +12,9 @@
  * @module
  */
 import { ristretto255, ristretto255_hasher } from "@noble/curves/ed25519.js";
+import { concat, lvCat, prependLen } from "./_bytes.ts";
+
+export { concat, lvCat, prependLen };
 
 /** A ristretto255 group element, as `@noble/curves` represents it. */
 export type GroupElement = InstanceType<typeof ristretto255.Point>;
@@ -26,36 +29,6 @@ export const ELEMENT_BYTES = 32;
 const GROUP_ORDER = ristretto255.Point.Fn.ORDER;
 
 const encoder = new TextEncoder();
-
-/** Concatenates byte strings. */
-export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const result = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    result.set(part, offset);
-    offset += part.length;
-  }
-  return result;
-}
-
-/** prepend_len (Appendix A.1.1): the LEB128 length, then the bytes. */
-export function prependLen(data: Uint8Array): Uint8Array<ArrayBuffer> {
-  const length: number[] = [];
-  let remaining = data.length;
-  do {
-    const low = remaining & 0x7f;
-    remaining = Math.floor(remaining / 128);
-    length.push(remaining > 0 ? low | 0x80 : low);
-  } while (remaining > 0);
-  return concat(new Uint8Array(length), data);
-}
-
-/** lv_cat (Appendix A.1.3): each argument with its length prepended. */
-export function lvCat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  return concat(...parts.map(prependLen));
-}
 
 /** generator_string (§8.1, Appendix A.2) for SHA-512's block size. */
 export function generatorString(

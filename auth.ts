@@ -28,19 +28,13 @@
 import { raceAbort, raceAbortClosing } from "./_abort.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
-import {
-  calculateGenerator,
-  concat,
-  confirmationKey,
-  confirmationTag,
-  ELEMENT_BYTES,
-  intermediateSessionKey,
-  lvCat,
-  sampleScalar,
-  scalarMult,
-  scalarMultVerify,
-  transcriptIr,
-} from "./_cpace.ts";
+import { concat, lvCat } from "./_bytes.ts";
+
+/**
+ * The group code (`@noble/curves`), loaded by the first exchange: importing
+ * this module, or a connector without a secret, does not pay for it.
+ */
+type Cpace = typeof import("./_cpace.ts");
 import {
   type ConnectorPermission,
   missingPermissionError,
@@ -389,6 +383,8 @@ interface Side {
   peer: string;
   /** This side's feature byte. */
   features: number;
+  /** The group code. */
+  cpace: Cpace;
   /** "The listener" or "the peer": what the other side is, for messages. */
   other: string;
 }
@@ -478,20 +474,21 @@ async function readHello(side: Side): Promise<Uint8Array> {
 
 /** What both sides derive once the shares are known. */
 async function confirmationTags(
+  { cpace }: Side,
   sid: Uint8Array,
   point: Uint8Array,
   activeShare: Uint8Array,
   passiveShare: Uint8Array,
 ): Promise<{ active: Uint8Array; passive: Uint8Array }> {
-  const sessionKey = await intermediateSessionKey(
+  const sessionKey = await cpace.intermediateSessionKey(
     sid,
     point,
-    transcriptIr(activeShare, ROLES.active, passiveShare, ROLES.passive),
+    cpace.transcriptIr(activeShare, ROLES.active, passiveShare, ROLES.passive),
   );
-  const macKey = await confirmationKey(sid, sessionKey);
+  const macKey = await cpace.confirmationKey(sid, sessionKey);
   const [active, passive] = await Promise.all([
-    confirmationTag(macKey, activeShare, ROLES.active),
-    confirmationTag(macKey, passiveShare, ROLES.passive),
+    cpace.confirmationTag(macKey, activeShare, ROLES.active),
+    cpace.confirmationTag(macKey, passiveShare, ROLES.passive),
   ]);
   return { active, passive };
 }
@@ -510,7 +507,7 @@ function sharedPoint(
       } at ${side.peer} sent back this side's own share: it is reflecting the exchange, not taking part in it`,
     );
   }
-  const point = scalarMultVerify(scalar, peerShare);
+  const point = side.cpace.scalarMultVerify(scalar, peerShare);
   if (point === undefined) {
     throw new Deno.errors.InvalidData(
       `${
@@ -558,13 +555,14 @@ async function newShare(
   side: Side,
   sid: Uint8Array,
 ): Promise<{ scalar: bigint; share: Uint8Array }> {
-  const generator = await calculateGenerator(
+  const { cpace } = side;
+  const generator = await cpace.calculateGenerator(
     side.secret,
     CHANNEL_IDENTIFIER,
     sid,
   );
-  const scalar = sampleScalar();
-  return { scalar, share: scalarMult(scalar, generator) };
+  const scalar = cpace.sampleScalar();
+  return { scalar, share: cpace.scalarMult(scalar, generator) };
 }
 
 /** The active side: hello; read hello + share; send share + tag; check the tag. */
@@ -575,9 +573,9 @@ async function runActive(side: Side): Promise<number> {
   checkNonces(side, hello, peerHello);
   const sid = sessionId(hello, peerHello);
   const { scalar, share } = await newShare(side, sid);
-  const peerShare = await readPart(side, ELEMENT_BYTES, "share");
+  const peerShare = await readPart(side, side.cpace.ELEMENT_BYTES, "share");
   const point = sharedPoint(side, scalar, share, peerShare);
-  const tags = await confirmationTags(sid, point, share, peerShare);
+  const tags = await confirmationTags(side, sid, point, share, peerShare);
   await writeAll(side.conn, concat(share, tags.active));
   const peerTag = await readPart(side, TAG_LENGTH, "confirmation");
   if (!constantTimeEqual(peerTag, tags.passive)) {
@@ -599,9 +597,9 @@ async function runPassive(side: Side): Promise<number> {
   // the secret. Nothing that depends on the secret and the peer's share
   // leaves this side before the peer's tag has been checked.
   await writeAll(side.conn, concat(hello, share));
-  const peerShare = await readPart(side, ELEMENT_BYTES, "share");
+  const peerShare = await readPart(side, side.cpace.ELEMENT_BYTES, "share");
   const point = sharedPoint(side, scalar, share, peerShare);
-  const tags = await confirmationTags(sid, point, peerShare, share);
+  const tags = await confirmationTags(side, sid, point, peerShare, share);
   const peerTag = await readPart(side, TAG_LENGTH, "tag");
   if (!constantTimeEqual(peerTag, tags.active)) {
     throw new Deno.errors.PermissionDenied(
@@ -694,6 +692,7 @@ export async function authenticate(
     secret: new Uint8Array(secret),
     peer,
     features: options.confirm === true ? FEATURE_CONFIRM : 0,
+    cpace: await raceAbort(import("./_cpace.ts"), signal),
     other: role === "active" ? "the listener" : "the peer",
   };
   const peerFeatures = await raceAbortClosing(
