@@ -16,6 +16,7 @@
 import { formatAddr } from "./address.ts";
 import { closeQuietly, SetupScope } from "./_abort.ts";
 import { type AllowList, isAllowed } from "./_allow.ts";
+import type { RejectedPeer } from "./_options.ts";
 import { authenticate, type AuthenticationResult } from "./auth.ts";
 import { countDescriptors, isDescriptorExhaustion } from "./_descriptors.ts";
 import { completeHandshake } from "./tls.ts";
@@ -408,4 +409,28 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
     };
     acceptLoop();
   });
+}
+
+/**
+ * Tells `onRejectedPeer` about a peer turned away: its address (when it got
+ * that far) and the reason in one line. A failing callback is ignored: it
+ * must not end the wait for the counterpart.
+ */
+export function reportRejected(
+  onRejectedPeer: (peer: RejectedPeer) => void,
+  peer: Deno.Addr | undefined,
+  error: unknown,
+): void {
+  let address: string | undefined;
+  try {
+    address = peer === undefined ? undefined : formatAddr(peer);
+  } catch {
+    address = undefined;
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  try {
+    onRejectedPeer({ address, reason, error });
+  } catch {
+    // Ignored: see above.
+  }
 }

@@ -1,7 +1,8 @@
 /**
- * Validation of {@linkcode ConnectorOptions}: every option checked once, in
- * the constructor, before anything is opened, with errors that name the
- * option and what it accepts; and the exact permissions the options need.
+ * The options of a {@linkcode Connector} (their types, re-exported by
+ * `connect.ts`) and their validation: every option checked once, in the
+ * constructor, before anything is opened, with errors that name the option
+ * and what it accepts; and the exact permissions the options need.
  *
  * @module
  */
@@ -20,11 +21,91 @@ import {
   denoTransport,
   type TransportAddress,
 } from "./transport.ts";
-import type {
-  ConnectorMode,
-  ConnectorOptions,
-  RetryOptions,
-} from "./connect.ts";
+import type { SecretOption } from "./auth.ts";
+
+/** `"active"` connects to the counterpart; `"passive"` waits for it. */
+export type ConnectorMode = "active" | "passive";
+
+/** A peer a passive connector turned away, as given to `onRejectedPeer`. */
+export interface RejectedPeer {
+  /** The peer's address (`host:port` or a socket path), if it was accepted. */
+  address: string | undefined;
+  /** Why it was turned away, in one line. */
+  reason: string;
+  /** The error behind the reason. */
+  error: unknown;
+}
+
+/** How an active connector retries a refused connection. */
+export interface RetryOptions {
+  /** Total number of connection attempts, the first included (≥ 1). */
+  attempts: number;
+  /** Milliseconds to wait after the first refusal; doubles after each one. */
+  delay: number;
+  /** Upper bound for the wait between attempts (default: no bound). */
+  maxDelay?: number;
+}
+
+/** Options of a {@linkcode Connector}. */
+export interface ConnectorOptions {
+  /** `"active"` (default, as in Tcllib) or `"passive"`. */
+  mode?: ConnectorMode;
+  /**
+   * Active: the host to connect to (default `"localhost"`). Passive: the
+   * address to bind (default `"0.0.0.0"`, all IPv4 interfaces).
+   */
+  host?: string;
+  /** Active: 1–65535, required. Passive: 0–65535, default 0 (the system picks). */
+  port?: number;
+  /** A unix socket path, instead of `host` and `port`. */
+  path?: string;
+  /**
+   * Milliseconds. Active: the whole `connect()`, retries and handshakes
+   * included. Passive: the wait for the counterpart in `connect()`.
+   */
+  timeout?: number;
+  /** Aborts `connect()`; it rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Active only: retry refused connections with exponential backoff. */
+  retry?: RetryOptions;
+  /**
+   * Passive only: IP addresses and CIDR ranges that may connect. Any other
+   * peer is closed at once and the wait goes on.
+   */
+  allow?: string[];
+  /** The socket layer (Tcllib's `-socketcmd`); {@linkcode denoTransport} by default. */
+  transport?: ConnectorTransport;
+  /** TLS: `true` (active, system roots) or {@linkcode TlsOptions}. TCP only. */
+  tls?: boolean | TlsOptions;
+  /**
+   * Passive: milliseconds a peer gets to complete the TLS handshake and
+   * the secret exchange before it is dropped and the wait goes on (default
+   * 10000). Active: the bound on its own TLS handshake and secret exchange
+   * when no `timeout` is given (same default).
+   */
+  handshakeTimeout?: number;
+  /**
+   * A shared secret of any length, a short code included (or `{ file }` /
+   * `{ env }` to read it from): both sides prove they hold it with a
+   * password-authenticated key exchange (CPace) before `connect()` resolves;
+   * a passive connector drops peers that fail and keeps waiting.
+   */
+  secret?: SecretOption;
+  /**
+   * With `secret`: announce, inside the authenticated exchange, that this
+   * side runs the CLI's delivery confirmation (`--confirm`) after the data.
+   * Nobody between the sides can add or strip the announcement unnoticed;
+   * {@linkcode Connector.peerConfirmsDelivery} tells what the peer announced.
+   */
+  confirmDelivery?: boolean;
+  /**
+   * Passive only: called for each peer turned away (not allowed, failed TLS
+   * handshake or secret exchange, too slow), as it happens.
+   */
+  onRejectedPeer?: (peer: RejectedPeer) => void;
+  /** Ask for missing permissions with Deno's prompt instead of failing. */
+  requestPermissions?: boolean;
+}
 
 const OPTION_NAMES = [
   "mode",

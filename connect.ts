@@ -8,10 +8,17 @@
  * @module
  */
 import { formatAddr } from "./address.ts";
-import { closeQuietly, raceAbort, SetupScope, sleep } from "./_abort.ts";
-import { acceptCounterpart, vetPeer } from "./_accept.ts";
+import { closeQuietly, raceAbort, SetupScope } from "./_abort.ts";
+import { acceptCounterpart, reportRejected, vetPeer } from "./_accept.ts";
 import { withContext } from "./_errors.ts";
-import { connectorPermissions, parseConnectorOptions } from "./_options.ts";
+import {
+  type ConnectorMode,
+  type ConnectorOptions,
+  connectorPermissions,
+  parseConnectorOptions,
+  type RejectedPeer,
+  type RetryOptions,
+} from "./_options.ts";
 import {
   assertPermissionsGranted,
   type ConnectorPermission,
@@ -20,18 +27,14 @@ import {
   queryPermissions,
   requestPermissions,
 } from "./permissions.ts";
+import { authenticate, resolveSecret, type SecretSource } from "./auth.ts";
+import { resolveTlsMaterial, type TlsOptions } from "./tls.ts";
 import {
-  authenticate,
-  resolveSecret,
-  type SecretOption,
-  type SecretSource,
-} from "./auth.ts";
-import {
-  completeHandshake,
-  explainTlsError,
-  resolveTlsMaterial,
-  type TlsOptions,
-} from "./tls.ts";
+  dialWithCertificate,
+  dialWithRetry,
+  hasClientCertificate,
+  secureClient,
+} from "./_dial.ts";
 import {
   type ConnectorTransport,
   denoTransport,
@@ -39,89 +42,12 @@ import {
 } from "./transport.ts";
 import { checkedConn, checkedListener } from "./_transport_results.ts";
 
-/** `"active"` connects to the counterpart; `"passive"` waits for it. */
-export type ConnectorMode = "active" | "passive";
-
-/** A peer a passive connector turned away, as given to `onRejectedPeer`. */
-export interface RejectedPeer {
-  /** The peer's address (`host:port` or a socket path), if it was accepted. */
-  address: string | undefined;
-  /** Why it was turned away, in one line. */
-  reason: string;
-  /** The error behind the reason. */
-  error: unknown;
-}
-
-/** How an active connector retries a refused connection. */
-export interface RetryOptions {
-  /** Total number of connection attempts, the first included (≥ 1). */
-  attempts: number;
-  /** Milliseconds to wait after the first refusal; doubles after each one. */
-  delay: number;
-  /** Upper bound for the wait between attempts (default: no bound). */
-  maxDelay?: number;
-}
-
-/** Options of a {@linkcode Connector}. */
-export interface ConnectorOptions {
-  /** `"active"` (default, as in Tcllib) or `"passive"`. */
-  mode?: ConnectorMode;
-  /**
-   * Active: the host to connect to (default `"localhost"`). Passive: the
-   * address to bind (default `"0.0.0.0"`, all IPv4 interfaces).
-   */
-  host?: string;
-  /** Active: 1–65535, required. Passive: 0–65535, default 0 (the system picks). */
-  port?: number;
-  /** A unix socket path, instead of `host` and `port`. */
-  path?: string;
-  /**
-   * Milliseconds. Active: the whole `connect()`, retries and handshakes
-   * included. Passive: the wait for the counterpart in `connect()`.
-   */
-  timeout?: number;
-  /** Aborts `connect()`; it rejects with `signal.reason`. */
-  signal?: AbortSignal;
-  /** Active only: retry refused connections with exponential backoff. */
-  retry?: RetryOptions;
-  /**
-   * Passive only: IP addresses and CIDR ranges that may connect. Any other
-   * peer is closed at once and the wait goes on.
-   */
-  allow?: string[];
-  /** The socket layer (Tcllib's `-socketcmd`); {@linkcode denoTransport} by default. */
-  transport?: ConnectorTransport;
-  /** TLS: `true` (active, system roots) or {@linkcode TlsOptions}. TCP only. */
-  tls?: boolean | TlsOptions;
-  /**
-   * Passive: milliseconds a peer gets to complete the TLS handshake and
-   * the secret exchange before it is dropped and the wait goes on (default
-   * 10000). Active: the bound on its own TLS handshake and secret exchange
-   * when no `timeout` is given (same default).
-   */
-  handshakeTimeout?: number;
-  /**
-   * A shared secret of any length, a short code included (or `{ file }` /
-   * `{ env }` to read it from): both sides prove they hold it with a
-   * password-authenticated key exchange (CPace) before `connect()` resolves;
-   * a passive connector drops peers that fail and keeps waiting.
-   */
-  secret?: SecretOption;
-  /**
-   * With `secret`: announce, inside the authenticated exchange, that this
-   * side runs the CLI's delivery confirmation (`--confirm`) after the data.
-   * Nobody between the sides can add or strip the announcement unnoticed;
-   * {@linkcode Connector.peerConfirmsDelivery} tells what the peer announced.
-   */
-  confirmDelivery?: boolean;
-  /**
-   * Passive only: called for each peer turned away (not allowed, failed TLS
-   * handshake or secret exchange, too slow), as it happens.
-   */
-  onRejectedPeer?: (peer: RejectedPeer) => void;
-  /** Ask for missing permissions with Deno's prompt instead of failing. */
-  requestPermissions?: boolean;
-}
+export type {
+  ConnectorMode,
+  ConnectorOptions,
+  RejectedPeer,
+  RetryOptions,
+} from "./_options.ts";
 
 /**
  * Sets up one connection, actively or passively, over TCP, TLS or a unix
@@ -500,7 +426,14 @@ export class Connector implements Disposable, AsyncDisposable {
       if (signal.aborted) throw signal.reason;
       throw this.#explainIfDenied(error);
     }
-    const conn = await this.#dialWithRetry(material, signal);
+    const conn = await dialWithRetry(
+      () => this.#dial(material, signal),
+      this.#retry,
+      this.#address.transport === "unix",
+      signal,
+      (error, tries) =>
+        this.#fail(error, `Cannot connect to ${this.#endpoint}${tries}`),
+    );
     if (material === undefined && secret === undefined) return conn;
     // Without a timeout, the handshakes still get a bound: a peer that says
     // nothing must not hold connect() forever.
@@ -530,7 +463,10 @@ export class Connector implements Disposable, AsyncDisposable {
     signal: AbortSignal,
   ): Promise<Deno.Conn> {
     if (material !== undefined) {
-      conn = await this.#secureClient(conn, material, signal);
+      conn = await secureClient(conn, material, {
+        endpoint: this.#endpoint,
+        hostname: (this.#address as { hostname: string }).hostname,
+      }, signal);
     }
     if (secret === undefined) return conn;
     try {
@@ -546,57 +482,13 @@ export class Connector implements Disposable, AsyncDisposable {
     return conn;
   }
 
-  /** Dials until connected, retrying while nobody listens yet. */
-  async #dialWithRetry(
-    material: TlsOptions | undefined,
-    signal: AbortSignal,
-  ): Promise<Deno.Conn> {
-    let delay = this.#retry.delay;
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await this.#dial(material, signal);
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        // Nobody listening yet: a refused TCP port, or a unix socket file
-        // that does not exist yet.
-        const refused = error instanceof Deno.errors.ConnectionRefused ||
-          (this.#address.transport === "unix" &&
-            error instanceof Deno.errors.NotFound);
-        if (!refused || attempt >= this.#retry.attempts) {
-          const tries = attempt > 1 ? ` (after ${attempt} attempts)` : "";
-          throw this.#fail(
-            error,
-            `Cannot connect to ${this.#endpoint}${tries}`,
-          );
-        }
-      }
-      await sleep(delay, signal);
-      delay = Math.min(delay * 2, this.#retry.maxDelay);
-    }
-  }
-
   #dial(
     material: TlsOptions | undefined,
     signal: AbortSignal,
   ): Promise<Deno.Conn> {
     const address = this.#address;
-    if (
-      material?.cert !== undefined && material.key !== undefined &&
-      address.transport === "tcp"
-    ) {
-      // A client certificate needs Deno.connectTls (startTls cannot send one).
-      return raceAbort(
-        Deno.connectTls({
-          hostname: address.hostname,
-          port: address.port,
-          caCerts: material.caCerts,
-          alpnProtocols: material.alpnProtocols,
-          cert: material.cert,
-          key: material.key,
-        }),
-        signal,
-        closeQuietly,
-      );
+    if (hasClientCertificate(material) && address.transport === "tcp") {
+      return dialWithCertificate(address, material!, signal);
     }
     const dialing = this.#transport.connect!(address, signal);
     return raceAbort(
@@ -608,40 +500,6 @@ export class Connector implements Disposable, AsyncDisposable {
       signal,
       closeQuietly,
     );
-  }
-
-  async #secureClient(
-    conn: Deno.Conn,
-    material: TlsOptions,
-    signal: AbortSignal,
-  ): Promise<Deno.TlsConn> {
-    const address = this.#address as { hostname: string };
-    const hostname = material.hostname ?? address.hostname;
-    let tlsConn: Deno.TlsConn;
-    if ("handshake" in conn) {
-      tlsConn = conn as Deno.TlsConn;
-    } else {
-      const tcp = conn as Deno.TcpConn;
-      tcp.setNoDelay(true);
-      try {
-        tlsConn = await Deno.startTls(tcp, {
-          hostname,
-          caCerts: material.caCerts,
-          alpnProtocols: material.alpnProtocols,
-        });
-      } catch (error) {
-        closeQuietly(tcp);
-        throw explainTlsError(error, this.#endpoint, hostname);
-      }
-    }
-    try {
-      await completeHandshake(tlsConn, signal);
-      return tlsConn;
-    } catch (error) {
-      closeQuietly(tlsConn);
-      if (signal.aborted) throw signal.reason;
-      throw explainTlsError(error, this.#endpoint, hostname);
-    }
   }
 
   async #acceptPeer(): Promise<Deno.Conn> {
@@ -702,18 +560,8 @@ export class Connector implements Disposable, AsyncDisposable {
   /** Counts a peer turned away and tells `onRejectedPeer`. */
   #reject(peer: Deno.Addr | undefined, error: unknown): void {
     this.#rejectedPeers++;
-    if (this.#onRejectedPeer === undefined) return;
-    let address: string | undefined;
-    try {
-      address = peer === undefined ? undefined : formatAddr(peer);
-    } catch {
-      address = undefined;
-    }
-    const reason = error instanceof Error ? error.message : String(error);
-    try {
-      this.#onRejectedPeer({ address, reason, error });
-    } catch {
-      // A failing callback must not end the wait for the counterpart.
+    if (this.#onRejectedPeer !== undefined) {
+      reportRejected(this.#onRejectedPeer, peer, error);
     }
   }
 
