@@ -26,6 +26,7 @@ import {
   type ByteSink,
   type ByteSource,
   discard,
+  failOnAbort,
   formatByteCount,
   namesOf,
   pump,
@@ -400,16 +401,7 @@ export async function confirmedTransfer(
       // Already closed.
     }
   };
-  const onSignal = () =>
-    fail(
-      new TransferError(
-        `Interrupted (${reasonOf(options.signal?.reason)})`,
-        counts,
-        options.signal?.reason,
-      ),
-    );
-  options.signal?.addEventListener("abort", onSignal, { once: true });
-  if (options.signal?.aborted) onSignal();
+  const interrupt = failOnAbort(options.signal, counts, fail);
 
   const frames: ByteSink = {
     async write(buffer: Uint8Array): Promise<number> {
@@ -517,7 +509,8 @@ export async function confirmedTransfer(
       fail(error);
     }
   };
-  try {
+  {
+    using _interrupt = interrupt;
     await Promise.all([settle(send()), settle(receive())]);
     if (firstError === undefined) {
       await settle((async () => {
@@ -525,8 +518,6 @@ export async function confirmedTransfer(
         await reader.finish();
       })());
     }
-  } finally {
-    options.signal?.removeEventListener("abort", onSignal);
   }
   if (firstError !== undefined) {
     const message = firstError instanceof Error

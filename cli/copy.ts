@@ -374,6 +374,32 @@ function receiveFailure(
   }`;
 }
 
+/**
+ * Makes `fail` run with an "Interrupted" {@linkcode TransferError} (the
+ * counts so far, the signal's reason) when `signal` aborts, or at once when
+ * it already has. Disposing detaches it.
+ */
+export function failOnAbort(
+  signal: AbortSignal | undefined,
+  counts: TransferResult,
+  fail: (error: TransferError) => void,
+): Disposable {
+  if (signal === undefined) return { [Symbol.dispose]() {} };
+  const onAbort = () =>
+    fail(
+      new TransferError(
+        `Interrupted (${reasonOf(signal.reason)})`,
+        counts,
+        signal.reason,
+      ),
+    );
+  signal.addEventListener("abort", onAbort, { once: true });
+  if (signal.aborted) onAbort();
+  return {
+    [Symbol.dispose]: () => signal.removeEventListener("abort", onAbort),
+  };
+}
+
 /** The names messages use, with their defaults ("the input", …). */
 export function namesOf(
   names: TransferOptions["names"],
@@ -472,17 +498,7 @@ export async function transfer(
     }
     if (!aborted) closeConn();
   };
-  const onSignal = () => {
-    fail(
-      new TransferError(
-        `Interrupted (${reasonOf(options.signal?.reason)})`,
-        counts,
-        options.signal?.reason,
-      ),
-    );
-  };
-  options.signal?.addEventListener("abort", onSignal, { once: true });
-  if (options.signal?.aborted) onSignal();
+  const interrupt = failOnAbort(options.signal, counts, fail);
 
   const send = async () => {
     if (options.input !== undefined) {
@@ -574,13 +590,12 @@ export async function transfer(
       fail(error);
     }
   };
-  try {
+  {
+    using _interrupt = interrupt;
     await Promise.race([
       Promise.all([settle(send()), settle(receive())]),
       abandoned,
     ]);
-  } finally {
-    options.signal?.removeEventListener("abort", onSignal);
   }
   if (firstError !== undefined) {
     if (firstError instanceof TransferError) {
