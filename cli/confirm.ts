@@ -31,6 +31,7 @@ import {
   namesOf,
   pump,
   PumpError,
+  sendFailure,
   TransferError,
   type TransferOptions,
   type TransferResult,
@@ -449,16 +450,7 @@ export async function confirmedTransfer(
           },
         });
       } catch (error) {
-        const cause = error instanceof PumpError ? error.cause : error;
-        throw new TransferError(
-          error instanceof PumpError && error.side === "read"
-            ? `Cannot read ${names.input}: ${reasonOf(cause)}`
-            : `Sending to ${names.peer} failed after ${
-              formatByteCount(counts.sent)
-            }: ${reasonOf(cause)}; not every byte was delivered`,
-          counts,
-          cause,
-        );
+        throw sendFailure(error, counts, names);
       }
     }
     await writer.control(FRAME_END, encodeCount(counts.sent));

@@ -400,6 +400,27 @@ export function failOnAbort(
   };
 }
 
+/**
+ * The error for a failed send: the input could not be read, or writing to
+ * the peer failed after the bytes counted so far.
+ */
+export function sendFailure(
+  error: unknown,
+  counts: TransferResult,
+  names: Required<NonNullable<TransferOptions["names"]>>,
+): TransferError {
+  const cause = error instanceof PumpError ? error.cause : error;
+  return new TransferError(
+    error instanceof PumpError && error.side === "read"
+      ? `Cannot read ${names.input}: ${reasonOf(cause)}`
+      : `Sending to ${names.peer} failed after ${
+        formatByteCount(counts.sent)
+      }: ${reasonOf(cause)}; not every byte was delivered`,
+    counts,
+    cause,
+  );
+}
+
 /** The names messages use, with their defaults ("the input", …). */
 export function namesOf(
   names: TransferOptions["names"],
@@ -513,16 +534,7 @@ export async function transfer(
         });
       } catch (error) {
         if (firstError !== undefined) return;
-        const cause = error instanceof PumpError ? error.cause : error;
-        throw new TransferError(
-          error instanceof PumpError && error.side === "read"
-            ? `Cannot read ${names.input}: ${reasonOf(cause)}`
-            : `Sending to ${names.peer} failed after ${
-              formatByteCount(counts.sent)
-            }: ${reasonOf(cause)}; not every byte was delivered`,
-          counts,
-          cause,
-        );
+        throw sendFailure(error, counts, names);
       }
     }
     if (firstError !== undefined) return;
