@@ -291,13 +291,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 
   if (options.permissions) {
-    const descriptors: ConnectorPermission[] = [...connector.permissions];
-    if (options.send !== undefined) {
-      descriptors.push({ name: "read", path: options.send });
-    }
-    if (options.recv !== undefined) {
-      descriptors.push({ name: "write", path: options.recv });
-    }
+    const descriptors = runPermissions(options, connector);
     if (
       connector.mode === "passive" && options.connector.path !== undefined &&
       Deno.build.os === "linux"
