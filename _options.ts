@@ -8,6 +8,7 @@
  */
 import { formatHostPort } from "./address.ts";
 import { type AllowList, parseAllowList } from "./_allow.ts";
+import { InvalidOptionError } from "./errors.ts";
 import { parseHost } from "./_ip.ts";
 import {
   parseSecretOption,
@@ -358,8 +359,9 @@ export function parseConnectorOptions(
     address.transport === "tcp" &&
     tls.hostname !== address.hostname
   ) {
-    throw new TypeError(
-      'Invalid option "tls.hostname": with a client certificate the verified name must be the host dialled (Deno.connectTls cannot verify another name)',
+    throw new InvalidOptionError(
+      "tls.hostname",
+      `it must be the host dialled ("${address.hostname}") when a client certificate is presented: Deno.connectTls cannot verify another name`,
     );
   }
   const secretSource = parseSecretOption(options.secret);

@@ -267,13 +267,13 @@ export async function main(args: readonly string[]): Promise<number> {
       connector = new modules.library.Connector(options.connector);
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) {
-        throw new UsageError(error.message, { cause: error });
+        throw new UsageError(inCliTerms(error), { cause: error });
       }
       throw error;
     }
   } catch (caught) {
     if (!(caught instanceof UsageError)) throw caught;
-    const error = new UsageError(inCliTerms(caught.message), { cause: caught });
+    const error = caught;
     const { writeStderrLine } = await import("./cli/events.ts");
     if (args.includes("--json")) {
       writeStderrLine(
@@ -464,9 +464,7 @@ async function run(
     abort = error instanceof copy.TransferError && error.abort;
     const interrupt = watch.interrupt;
     const code = interrupt?.exitCode ?? exitCodeOf(error, modules);
-    let message = inCliTerms(
-      error instanceof Error ? error.message : String(error),
-    );
+    let message = inCliTerms(error);
     if (interrupt !== undefined) {
       message = `${interrupt.message}${
         conn === undefined ? " before a peer connected" : ""

@@ -28,6 +28,7 @@ export * from "./tls.ts";
 export * from "./auth.ts";
 export * from "./transport.ts";
 export * from "./address.ts";
+export { adviceOf, InvalidOptionError, type OptionAdvice } from "./errors.ts";
 export {
   assertPermissionsGranted,
   type ConnectorPermission,

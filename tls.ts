@@ -12,7 +12,8 @@
  * @module
  */
 import { raceAbortClosing } from "./_abort.ts";
-import { rebuildError } from "./_errors.ts";
+import { rebuildError, withAdvice } from "./_errors.ts";
+import { InvalidOptionError, type OptionAdvice } from "./errors.ts";
 import { accessFile } from "./_files.ts";
 
 /**
@@ -82,8 +83,9 @@ function certificateBlocks(text: string): string[] {
 
 function checkCertificates(text: unknown, what: string): string {
   if (typeof text !== "string" || certificateBlocks(text).length === 0) {
-    throw new TypeError(
-      `Invalid ${what}: expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block`,
+    throw new InvalidOptionError(
+      what,
+      'expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block',
     );
   }
   return text;
@@ -91,8 +93,9 @@ function checkCertificates(text: unknown, what: string): string {
 
 function checkKey(text: unknown, what: string): string {
   if (typeof text !== "string" || !KEY_BLOCK.test(text)) {
-    throw new TypeError(
-      `Invalid ${what}: expected a PEM private key ("-----BEGIN PRIVATE KEY-----", RSA or EC)`,
+    throw new InvalidOptionError(
+      what,
+      'expected a PEM private key ("-----BEGIN PRIVATE KEY-----", RSA or EC)',
     );
   }
   return text;
@@ -103,8 +106,9 @@ function checkStringList(value: unknown, what: string): string[] {
     !Array.isArray(value) ||
     value.some((item) => typeof item !== "string" || item === "")
   ) {
-    throw new TypeError(
-      `Invalid ${what}: expected an array of non-empty strings`,
+    throw new InvalidOptionError(
+      what,
+      "expected an array of non-empty strings",
     );
   }
   return [...value];
@@ -112,7 +116,7 @@ function checkStringList(value: unknown, what: string): string[] {
 
 function checkPath(value: unknown, what: string): string {
   if (typeof value !== "string" || value === "") {
-    throw new TypeError(`Invalid ${what}: expected a file path`);
+    throw new InvalidOptionError(what, "expected a file path");
   }
   return value;
 }
@@ -131,22 +135,25 @@ export function parseTlsOption(
   if (value === undefined || value === false) return undefined;
   if (value === true) {
     if (mode === "passive") {
-      throw new TypeError(
-        'Invalid option "tls": a passive connector needs { cert, key } (or { certFile, keyFile }), not true',
+      throw new InvalidOptionError(
+        "tls",
+        "a passive connector needs { cert, key } (or { certFile, keyFile }), not true",
       );
     }
     return Object.freeze({});
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(
-      'Invalid option "tls": expected true or an object such as { caCerts, hostname } (active) or { cert, key } (passive)',
+    throw new InvalidOptionError(
+      "tls",
+      "expected true or an object such as { caCerts, hostname } (active) or { cert, key } (passive)",
     );
   }
   const input = value as Record<string, unknown>;
   for (const key of Object.keys(input)) {
     if (!(TLS_KEYS as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown TLS option "${key}": expected one of ${TLS_KEYS.join(", ")}`,
+      throw new InvalidOptionError(
+        "tls",
+        `"${key}" is not a TLS option; expected one of ${TLS_KEYS.join(", ")}`,
       );
     }
   }
@@ -162,8 +169,9 @@ export function parseTlsOption(
   }
   if (input.hostname !== undefined) {
     if (typeof input.hostname !== "string" || input.hostname === "") {
-      throw new TypeError(
-        'Invalid "tls.hostname": expected a non-empty string',
+      throw new InvalidOptionError(
+        "tls.hostname",
+        "expected a non-empty string",
       );
     }
     options.hostname = input.hostname;
@@ -185,33 +193,34 @@ export function parseTlsOption(
     options.keyFile = checkPath(input.keyFile, "tls.keyFile");
   }
   if (options.cert !== undefined && options.certFile !== undefined) {
-    throw new TypeError(
-      'Invalid option "tls": give cert or certFile, not both',
-    );
+    throw new InvalidOptionError("tls", "give cert or certFile, not both");
   }
   if (options.key !== undefined && options.keyFile !== undefined) {
-    throw new TypeError('Invalid option "tls": give key or keyFile, not both');
+    throw new InvalidOptionError("tls", "give key or keyFile, not both");
   }
   const hasCert = options.cert !== undefined || options.certFile !== undefined;
   const hasKey = options.key !== undefined || options.keyFile !== undefined;
   if (mode === "passive") {
     if (!hasCert || !hasKey) {
-      throw new TypeError(
-        `Invalid option "tls": a passive connector needs both a certificate and a key (missing ${
+      throw new InvalidOptionError(
+        "tls",
+        `a passive connector needs both a certificate and a key (missing ${
           hasCert ? "key" : hasKey ? "cert" : "cert and key"
         }; pass { cert, key } or { certFile, keyFile })`,
       );
     }
     for (const key of ["caCerts", "caFile", "hostname"] as const) {
       if (options[key] !== undefined) {
-        throw new TypeError(
-          `Invalid option "tls.${key}": it applies to active connectors only (the passive side presents cert and key)`,
+        throw new InvalidOptionError(
+          `tls.${key}`,
+          "it applies to active connectors only (the passive side presents cert and key)",
         );
       }
     }
   } else if (hasCert !== hasKey) {
-    throw new TypeError(
-      `Invalid option "tls": a client certificate needs both cert and key (missing ${
+    throw new InvalidOptionError(
+      "tls",
+      `a client certificate needs both cert and key (missing ${
         hasCert ? "key" : "cert"
       })`,
     );
@@ -320,38 +329,50 @@ export function explainTlsError(
 ): unknown {
   if (!(error instanceof Error)) return error;
   const message = error.message;
-  let explained: string;
+  const failed = `TLS handshake with ${endpoint} failed`;
   const validFor = /certificate is only valid for (.+)$/.exec(message)?.[1]
     ?.replace(/(?:DnsName|IpAddress)\(([^)]*)\)/g, "$1");
+  let advice: OptionAdvice | undefined;
+  let explained: string;
   if (/UnknownIssuer/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate is not signed by a trusted CA (unknown issuer); add the CA with tls.caCerts (CLI: --ca FILE)`;
-  } else if (/not valid for name/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate is not valid for the name "${
-        expectedName ?? "?"
-      }"${
-        validFor ? ` (it is valid for ${validFor})` : ""
-      }; dial that name or set tls.hostname (CLI: --servername)`;
-  } else if (/[Ee]xpired/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate has expired`;
-  } else if (/NotValidYet/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate is not valid yet`;
+    advice = {
+      problem:
+        `${failed}: its certificate is not signed by a trusted CA (unknown issuer)`,
+      action: "add the CA with",
+      option: "tls.caCerts",
+    };
   } else if (/NoApplicationProtocol|no_application_protocol/i.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: no common ALPN protocol (alpnProtocols of the two sides do not overlap)`;
+    advice = {
+      problem: `${failed}: no common ALPN protocol`,
+      action: "offer one the peer accepts in",
+      option: "tls.alpnProtocols",
+    };
+  } else if (/not valid for name/.test(message)) {
+    advice = {
+      problem: `${failed}: its certificate is not valid for the name "${
+        expectedName ?? "?"
+      }"${validFor ? ` (it is valid for ${validFor})` : ""}`,
+      action: "dial that name or set",
+      option: "tls.hostname",
+    };
+  }
+  if (advice !== undefined) {
+    explained = `${advice.problem}; ${advice.action} ${advice.option}`;
+  } else if (/[Ee]xpired/.test(message)) {
+    explained = `${failed}: its certificate has expired`;
+  } else if (/NotValidYet/.test(message)) {
+    explained = `${failed}: its certificate is not valid yet`;
   } else if (/InvalidContentType|corrupt message/.test(message)) {
     explained =
-      `TLS handshake with ${endpoint} failed: the peer does not speak TLS (it answered in plain text)`;
+      `${failed}: the peer does not speak TLS (it answered in plain text)`;
   } else if (/CaUsedAsEndEntity/.test(message)) {
     explained =
-      `TLS handshake with ${endpoint} failed: its certificate is a CA certificate used as a server certificate; issue a leaf certificate (basicConstraints CA:FALSE)`;
+      `${failed}: its certificate is a CA certificate used as a server certificate; issue a leaf certificate (basicConstraints CA:FALSE)`;
   } else {
-    explained = `TLS handshake with ${endpoint} failed: ${message}`;
+    explained = `${failed}: ${message}`;
   }
-  return rebuildError(error, explained);
+  const rebuilt = rebuildError(error, explained);
+  return advice === undefined ? rebuilt : withAdvice(rebuilt, advice);
 }
 
 /**
