@@ -30,7 +30,13 @@ export function rebuildError(error: unknown, message: string): unknown {
 /** Same class, with `context` in front of the message: `"context: message"`. */
 export function withContext(error: unknown, context: string): unknown {
   if (!(error instanceof Error)) return error;
-  return rebuildError(error, `${context}: ${error.message}`);
+  const rebuilt = rebuildError(error, `${context}: ${error.message}`);
+  const advice = (error as Error & { [ADVICE]?: OptionAdvice })[ADVICE];
+  if (advice === undefined) return rebuilt;
+  return withAdvice(rebuilt, {
+    ...advice,
+    problem: `${context}: ${advice.problem}`,
+  });
 }
 
 /** Where {@linkcode withAdvice} keeps an error's advice (see errors.ts). */

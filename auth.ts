@@ -26,6 +26,7 @@
  * @module
  */
 import { raceAbort, raceAbortClosing } from "./_abort.ts";
+import { AuthenticationError } from "./errors.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
 import { concat, lvCat } from "./_bytes.ts";
@@ -400,7 +401,7 @@ async function readPart(
   } catch (error) {
     if (!(error instanceof ShortFrame)) throw error;
     if (what === "confirmation") {
-      throw new Deno.errors.PermissionDenied(
+      throw new AuthenticationError(
         `Authentication failed: ${side.other} at ${side.peer} closed the connection instead of confirming the key: it holds another code or secret (it turned this side away); check that both sides use the same one`,
       );
     }
@@ -579,7 +580,7 @@ async function runActive(side: Side): Promise<number> {
   await writeAll(side.conn, concat(share, tags.active));
   const peerTag = await readPart(side, TAG_LENGTH, "confirmation");
   if (!constantTimeEqual(peerTag, tags.passive)) {
-    throw new Deno.errors.PermissionDenied(
+    throw new AuthenticationError(
       `Authentication failed: ${side.other} at ${side.peer} did not prove it holds the same code or secret; check that both sides use the same one`,
     );
   }
@@ -602,7 +603,7 @@ async function runPassive(side: Side): Promise<number> {
   const tags = await confirmationTags(side, sid, point, peerShare, share);
   const peerTag = await readPart(side, TAG_LENGTH, "tag");
   if (!constantTimeEqual(peerTag, tags.active)) {
-    throw new Deno.errors.PermissionDenied(
+    throw new AuthenticationError(
       `Authentication failed: the peer at ${side.peer} does not hold the same code or secret (a wrong code, or a guess)`,
     );
   }
@@ -659,7 +660,8 @@ export interface AuthenticationResult {
  * @param options What this side announces to the peer.
  * @returns What the peer announced, authenticated: nobody between the two
  * sides can change it unnoticed.
- * @throws {Deno.errors.PermissionDenied} When the peer holds another secret;
+ * @throws {AuthenticationError} (a `Deno.errors.PermissionDenied`) When the
+ * peer holds another secret;
  * the message says nothing about either secret.
  * @throws {Deno.errors.InvalidData} When the peer does not speak the protocol
  * (another version byte, an invalid or reflected share, the connection closed

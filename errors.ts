@@ -3,7 +3,9 @@
  * extends the class JavaScript or Deno uses for that kind of failure, so
  * `instanceof TypeError` keeps working, and adds what a program needs to act
  * on it without reading the message: which option was wrong, which option
- * would fix a failure.
+ * would fix a failure. Where a Deno class means several things (a peer
+ * turned away by the allow list, or one holding another secret), each meaning
+ * has its own subclass. The README's error table lists them all.
  *
  * @module
  */
@@ -87,4 +89,116 @@ export interface OptionAdvice {
 export function adviceOf(error: unknown): OptionAdvice | undefined {
   if (!(error instanceof Error)) return undefined;
   return (error as Error & { [ADVICE]?: OptionAdvice })[ADVICE];
+}
+
+/**
+ * The peer did not prove it holds the same code or secret: a wrong code, a
+ * guess, or a peer that turned this side away for holding another one. The
+ * message says nothing about either secret. Rejected by `connect()` on the
+ * active side, given to `onRejectedPeer` on the passive side (which waits on).
+ *
+ * @example Usage
+ * ```ts
+ * import { AuthenticationError } from "@transfer/connect";
+ * import { assertInstanceOf } from "@std/assert";
+ *
+ * const error = new AuthenticationError("Authentication failed");
+ * assertInstanceOf(error, Deno.errors.PermissionDenied);
+ * ```
+ */
+export class AuthenticationError extends Deno.errors.PermissionDenied {
+  /**
+   * Makes the error.
+   *
+   * @param message What failed, with the peer's address.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AuthenticationError";
+  }
+}
+
+/**
+ * A peer whose address the `allow` list does not contain: closed at once and
+ * given to `onRejectedPeer`; the passive connector waits on.
+ *
+ * @example Usage
+ * ```ts
+ * import { NotAllowedError } from "@transfer/connect";
+ * import { assertInstanceOf } from "@std/assert";
+ *
+ * const error = new NotAllowedError("not in the allow list");
+ * assertInstanceOf(error, Deno.errors.PermissionDenied);
+ * ```
+ */
+export class NotAllowedError extends Deno.errors.PermissionDenied {
+  /**
+   * Makes the error.
+   *
+   * @param message Why the peer was turned away.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NotAllowedError";
+  }
+}
+
+/**
+ * A peer the passive side dropped to make room: more peers were being vetted
+ * (TLS handshake, secret exchange) at once than the queue holds, or the
+ * process ran out of file descriptors. Given to `onRejectedPeer`; the passive
+ * connector waits on. Under a flood, see docs/vetting.md.
+ *
+ * @example Usage
+ * ```ts
+ * import { QueueFullError } from "@transfer/connect";
+ * import { assertInstanceOf } from "@std/assert";
+ *
+ * const error = new QueueFullError("dropped: the queue was full");
+ * assertInstanceOf(error, Deno.errors.Busy);
+ * ```
+ */
+export class QueueFullError extends Deno.errors.Busy {
+  /**
+   * Makes the error.
+   *
+   * @param message Why the peer was dropped.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueueFullError";
+  }
+}
+
+/**
+ * `connect()` was called a second time on a connector: a connector sets up
+ * one connection; create another connector for another one.
+ *
+ * @example Usage
+ * ```ts
+ * import { Connector, ConnectorUsedError } from "@transfer/connect";
+ * import { assertRejects } from "@std/assert";
+ *
+ * await using passive = new Connector({ mode: "passive", host: "127.0.0.1" });
+ * await passive.listen();
+ * const first = passive.connect();
+ * await assertRejects(() => passive.connect(), ConnectorUsedError);
+ * passive.close();
+ * await assertRejects(() => first, Deno.errors.Interrupted);
+ * ```
+ */
+export class ConnectorUsedError extends Deno.errors.Busy {
+  /**
+   * Makes the error.
+   *
+   * @param message Which connector, and what to do.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectorUsedError";
+  }
 }

@@ -28,7 +28,15 @@ export * from "./tls.ts";
 export * from "./auth.ts";
 export * from "./transport.ts";
 export * from "./address.ts";
-export { adviceOf, InvalidOptionError, type OptionAdvice } from "./errors.ts";
+export {
+  adviceOf,
+  AuthenticationError,
+  ConnectorUsedError,
+  InvalidOptionError,
+  NotAllowedError,
+  type OptionAdvice,
+  QueueFullError,
+} from "./errors.ts";
 export {
   assertPermissionsGranted,
   type ConnectorPermission,
