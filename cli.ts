@@ -29,6 +29,7 @@ import type { ByteSink, ByteSource } from "./cli/copy.ts";
 import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
 import { inCliTerms } from "./cli/messages.ts";
+import { raceAbort } from "./internal.ts";
 
 /** The modules a command that connects uses (see the imports above). */
 interface RunModules {
@@ -384,7 +385,7 @@ async function run(
         );
       }
     }
-    conn = await raceSignal(connector.connect(), stopped);
+    conn = await raceAbort(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
     const peer = describeAddr(conn.remoteAddr, library);
     const tls = options.connector.tls !== undefined;
@@ -529,18 +530,6 @@ async function syncFile(file: Deno.FsFile): Promise<void> {
   } catch (error) {
     if ((error as { code?: string }).code !== "EINVAL") throw error;
   }
-}
-
-/** Rejects with the signal's reason when it aborts first. */
-function raceSignal<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    task.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
 }
 
 if (import.meta.main) {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ConnectorOptions } from "../mod.ts";
-import { parseAddressRange, parseHost } from "../_ip.ts";
+import { parseAddressRange, parseHost } from "../internal.ts";
 import { type Flags, parseSeconds, UsageError } from "./flags.ts";
 
 const CONNECT_ONLY = ["ca", "servername", "retry", "wait"] as const;

@@ -10,7 +10,7 @@ import {
   assertPermissionsGranted,
   type ConnectorPermission,
 } from "../permissions.ts";
-import { accessFile } from "../_files.ts";
+import { accessFile } from "../internal.ts";
 import { UsageError } from "./flags.ts";
 
 /** The files of a run, opened before the network. */
