@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { resolve } from "@std/path/resolve";
 import { formatHostPort } from "./address.ts";
 import { type AllowList, parseAllowList } from "./_allow.ts";
 import { InvalidOptionError } from "./errors.ts";
@@ -201,10 +202,6 @@ function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
   return Object.freeze({ attempts: retry.attempts, delay, maxDelay });
 }
 
-function absolutePath(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-}
-
 /** The options of a connector, validated, with what follows from them. */
 export interface ParsedOptions {
   mode: ConnectorMode;
@@ -272,7 +269,7 @@ export function parseConnectorOptions(
         );
       }
     }
-    address = { transport: "unix", path: absolutePath(options.path) };
+    address = { transport: "unix", path: resolve(options.path) };
     endpoint = address.path;
   } else {
     const host = options.host === undefined
