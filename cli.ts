@@ -132,24 +132,6 @@ function counterpartCommand(
     .map(shellQuote).join(" ");
 }
 
-/**
- * Formats a connection's address. Works around Deno 2.9.6 giving the conns of
- * `Deno.startTls` addresses without a `transport` field.
- */
-function describeAddr(
-  addr: Deno.Addr,
-  { formatAddr, formatHostPort }: RunModules["library"],
-): string {
-  const fields = addr as Partial<Deno.NetAddr>;
-  if (
-    addr.transport === undefined && typeof fields.hostname === "string" &&
-    typeof fields.port === "number"
-  ) {
-    return formatHostPort(fields.hostname, fields.port);
-  }
-  return formatAddr(addr);
-}
-
 function exitCodeOf(error: unknown, modules: RunModules): number {
   if (error instanceof UsageError || error instanceof RangeError) {
     return ExitCode.Usage;
@@ -387,10 +369,10 @@ async function run(
     }
     conn = await raceAbort(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
-    const peer = describeAddr(conn.remoteAddr, library);
+    const peer = library.formatAddr(conn.remoteAddr);
     const tls = options.connector.tls !== undefined;
     reporter.connected(
-      describeAddr(conn.localAddr, library),
+      library.formatAddr(conn.localAddr),
       peer,
       tls,
       // The handshake is complete: this returns its result at once.
