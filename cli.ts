@@ -30,6 +30,7 @@ import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
 import { inCliTerms } from "./cli/messages.ts";
 import { raceAbort } from "./internal.ts";
+import { shellQuote } from "./cli/shell.ts";
 
 /** The modules a command that connects uses (see the imports above). */
 interface RunModules {
@@ -98,12 +99,6 @@ function moduleSpecifier(): string {
     return `jsr:@transfer/connect@${jsr[1]}/cli`;
   }
   return url.href;
-}
-
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word)
-    ? word
-    : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** The exact command the counterpart of `listen --code` runs. */
