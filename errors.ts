@@ -107,16 +107,8 @@ export function adviceOf(error: unknown): OptionAdvice | undefined {
  * ```
  */
 export class AuthenticationError extends Deno.errors.PermissionDenied {
-  /**
-   * Makes the error.
-   *
-   * @param message What failed, with the peer's address.
-   * @param options The standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "AuthenticationError";
-  }
+  /** The class name, as stack traces and `String(error)` show it. */
+  override name = "AuthenticationError";
 }
 
 /**
@@ -133,16 +125,8 @@ export class AuthenticationError extends Deno.errors.PermissionDenied {
  * ```
  */
 export class NotAllowedError extends Deno.errors.PermissionDenied {
-  /**
-   * Makes the error.
-   *
-   * @param message Why the peer was turned away.
-   * @param options The standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "NotAllowedError";
-  }
+  /** The class name, as stack traces and `String(error)` show it. */
+  override name = "NotAllowedError";
 }
 
 /**
@@ -161,16 +145,8 @@ export class NotAllowedError extends Deno.errors.PermissionDenied {
  * ```
  */
 export class QueueFullError extends Deno.errors.Busy {
-  /**
-   * Makes the error.
-   *
-   * @param message Why the peer was dropped.
-   * @param options The standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "QueueFullError";
-  }
+  /** The class name, as stack traces and `String(error)` show it. */
+  override name = "QueueFullError";
 }
 
 /**
@@ -191,14 +167,6 @@ export class QueueFullError extends Deno.errors.Busy {
  * ```
  */
 export class ConnectorUsedError extends Deno.errors.Busy {
-  /**
-   * Makes the error.
-   *
-   * @param message Which connector, and what to do.
-   * @param options The standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ConnectorUsedError";
-  }
+  /** The class name, as stack traces and `String(error)` show it. */
+  override name = "ConnectorUsedError";
 }

@@ -169,6 +169,7 @@ Deno.test("a wrong secret is an AuthenticationError on both sides (a PermissionD
     AuthenticationError,
   );
   assertInstanceOf(error, Deno.errors.PermissionDenied);
+  assertEquals(String(error).split(":")[0], "AuthenticationError");
   const { error: reason } = await seen.rejected;
   assertInstanceOf(reason, AuthenticationError);
   assertFalse(reason instanceof NotAllowedError);
@@ -205,6 +206,7 @@ Deno.test("a second connect() is a ConnectorUsedError (a Busy), never a QueueFul
     "one connection",
   );
   assertInstanceOf(error, Deno.errors.Busy);
+  assertEquals(error.name, "ConnectorUsedError");
   assertFalse(error instanceof QueueFullError);
   passive.close();
   await assertRejects(() => first, Deno.errors.Interrupted);
