@@ -369,8 +369,9 @@ export function parseConnectorOptions(
       );
     }
     if (secretSource === undefined) {
-      throw new TypeError(
-        'Invalid option "confirmDelivery": it is announced inside the secret exchange, so it needs "secret" (without one, run the CLI with --confirm on both sides)',
+      throw new InvalidOptionError(
+        "confirmDelivery",
+        'it is announced inside the secret exchange, so it needs "secret"',
       );
     }
   }
