@@ -20,6 +20,7 @@ import type { RejectedPeer } from "./_options.ts";
 import { authenticate, type AuthenticationResult } from "./auth.ts";
 import { countDescriptors, isDescriptorExhaustion } from "./_descriptors.ts";
 import { completeHandshake } from "./tls.ts";
+import { NotAllowedError, QueueFullError } from "./errors.ts";
 
 /**
  * How far a peer in vetting has got, least first. For TLS a peer that sent
@@ -308,7 +309,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
       while (queue.size > queueSize) {
         drop(
           queue.leastProgressed()!,
-          new Deno.errors.Busy(
+          new QueueFullError(
             `dropped: more than ${queueSize} peers were being vetted at once`,
           ),
         );
@@ -374,7 +375,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
             if (victim !== undefined) {
               drop(
                 victim,
-                new Deno.errors.Busy(
+                new QueueFullError(
                   "dropped: out of file descriptors, the least advanced peer made room",
                 ),
               );
@@ -397,7 +398,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           options.allow !== undefined &&
           !isAllowed(conn.remoteAddr, options.allow)
         ) {
-          drop(conn, new Deno.errors.PermissionDenied("not in the allow list"));
+          drop(conn, new NotAllowedError("not in the allow list"));
           continue;
         }
         if (options.vet === undefined) {

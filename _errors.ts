@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { OptionAdvice } from "./errors.ts";
+
 type ErrorConstructor = new (message: string, options?: ErrorOptions) => Error;
 
 /**
@@ -28,5 +30,25 @@ export function rebuildError(error: unknown, message: string): unknown {
 /** Same class, with `context` in front of the message: `"context: message"`. */
 export function withContext(error: unknown, context: string): unknown {
   if (!(error instanceof Error)) return error;
-  return rebuildError(error, `${context}: ${error.message}`);
+  const rebuilt = rebuildError(error, `${context}: ${error.message}`);
+  const advice = (error as Error & { [ADVICE]?: OptionAdvice })[ADVICE];
+  if (advice === undefined) return rebuilt;
+  return withAdvice(rebuilt, {
+    ...advice,
+    problem: `${context}: ${advice.problem}`,
+  });
+}
+
+/** Where {@linkcode withAdvice} keeps an error's advice (see errors.ts). */
+export const ADVICE: unique symbol = Symbol("@transfer/connect advice");
+
+/**
+ * Attaches `advice` to `error` and returns it. The message is expected to
+ * read `${advice.problem}; ${advice.action} ${advice.option}`.
+ */
+export function withAdvice<T>(error: T, advice: OptionAdvice): T {
+  if (error instanceof Error) {
+    Object.defineProperty(error, ADVICE, { value: Object.freeze(advice) });
+  }
+  return error;
 }

@@ -6,8 +6,10 @@
  *
  * @module
  */
+import { resolve } from "@std/path/resolve";
 import { formatHostPort } from "./address.ts";
 import { type AllowList, parseAllowList } from "./_allow.ts";
+import { InvalidOptionError } from "./errors.ts";
 import { parseHost } from "./_ip.ts";
 import {
   parseSecretOption,
@@ -200,10 +202,6 @@ function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
   return Object.freeze({ attempts: retry.attempts, delay, maxDelay });
 }
 
-function absolutePath(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-}
-
 /** The options of a connector, validated, with what follows from them. */
 export interface ParsedOptions {
   mode: ConnectorMode;
@@ -271,7 +269,7 @@ export function parseConnectorOptions(
         );
       }
     }
-    address = { transport: "unix", path: absolutePath(options.path) };
+    address = { transport: "unix", path: resolve(options.path) };
     endpoint = address.path;
   } else {
     const host = options.host === undefined
@@ -358,8 +356,9 @@ export function parseConnectorOptions(
     address.transport === "tcp" &&
     tls.hostname !== address.hostname
   ) {
-    throw new TypeError(
-      'Invalid option "tls.hostname": with a client certificate the verified name must be the host dialled (Deno.connectTls cannot verify another name)',
+    throw new InvalidOptionError(
+      "tls.hostname",
+      `it must be the host dialled ("${address.hostname}") when a client certificate is presented: Deno.connectTls cannot verify another name`,
     );
   }
   const secretSource = parseSecretOption(options.secret);
@@ -370,8 +369,9 @@ export function parseConnectorOptions(
       );
     }
     if (secretSource === undefined) {
-      throw new TypeError(
-        'Invalid option "confirmDelivery": it is announced inside the secret exchange, so it needs "secret" (without one, run the CLI with --confirm on both sides)',
+      throw new InvalidOptionError(
+        "confirmDelivery",
+        'it is announced inside the secret exchange, so it needs "secret"',
       );
     }
   }

@@ -26,6 +26,7 @@
  * @module
  */
 import { raceAbort, raceAbortClosing } from "./_abort.ts";
+import { AuthenticationError } from "./errors.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
 import { concat, lvCat } from "./_bytes.ts";
@@ -69,8 +70,6 @@ export type SecretSource =
 export const MAX_SECRET_FILE_SIZE = 4096;
 /** The version byte that opens a hello. */
 const PROTOCOL_VERSION = 2;
-/** The version of the HMAC exchange this one replaces. */
-const HMAC_VERSION = 1;
 /** The protocol label, the first field of CPace's channel identifier. */
 const PROTOCOL_LABEL = "@transfer/connect CPace v2";
 /** Bytes of a nonce. */
@@ -400,7 +399,7 @@ async function readPart(
   } catch (error) {
     if (!(error instanceof ShortFrame)) throw error;
     if (what === "confirmation") {
-      throw new Deno.errors.PermissionDenied(
+      throw new AuthenticationError(
         `Authentication failed: ${side.other} at ${side.peer} closed the connection instead of confirming the key: it holds another code or secret (it turned this side away); check that both sides use the same one`,
       );
     }
@@ -420,13 +419,6 @@ function capitalize(text: string): string {
 function checkHello(side: Side, hello: Uint8Array): void {
   const version = hello[0];
   if (version === PROTOCOL_VERSION) return;
-  if (version === HMAC_VERSION) {
-    throw new Deno.errors.InvalidData(
-      `${
-        capitalize(side.other)
-      } at ${side.peer} speaks version ${HMAC_VERSION} of the @transfer/connect secret exchange (the HMAC exchange of @transfer/connect 0.1); this side speaks version ${PROTOCOL_VERSION} (CPace): run the same version of @transfer/connect on both sides`,
-    );
-  }
   throw new Deno.errors.InvalidData(
     `${
       capitalize(side.other)
@@ -438,10 +430,9 @@ function checkHello(side: Side, hello: Uint8Array): void {
 
 /**
  * Reads the peer's hello. One read first (never more than a hello) shows what
- * the peer speaks: another version or a stranger is reported at once, without
- * waiting for bytes that will never come; the passive side first tells a
- * version 1 peer its own version (that peer reports it) and a stranger, in
- * plain text, what this listener expects.
+ * the peer speaks: a stranger is reported at once, without waiting for bytes
+ * that will never come; the passive side first tells it, in plain text, what
+ * this listener expects.
  */
 async function readHello(side: Side): Promise<Uint8Array> {
   const first = new Uint8Array(HELLO_LENGTH);
@@ -458,10 +449,7 @@ async function readHello(side: Side): Promise<Uint8Array> {
   if (count === null) return await readPart(side, HELLO_LENGTH, "hello");
   if (first[0] !== PROTOCOL_VERSION) {
     if (side.role === "passive") {
-      const answer = first[0] === HMAC_VERSION
-        ? newHello(side.features)
-        : encoder.encode(PLAIN_NOTICE);
-      await writeAll(side.conn, answer).catch(() => {});
+      await writeAll(side.conn, encoder.encode(PLAIN_NOTICE)).catch(() => {});
     }
     checkHello(side, first.subarray(0, count));
   }
@@ -579,7 +567,7 @@ async function runActive(side: Side): Promise<number> {
   await writeAll(side.conn, concat(share, tags.active));
   const peerTag = await readPart(side, TAG_LENGTH, "confirmation");
   if (!constantTimeEqual(peerTag, tags.passive)) {
-    throw new Deno.errors.PermissionDenied(
+    throw new AuthenticationError(
       `Authentication failed: ${side.other} at ${side.peer} did not prove it holds the same code or secret; check that both sides use the same one`,
     );
   }
@@ -602,7 +590,7 @@ async function runPassive(side: Side): Promise<number> {
   const tags = await confirmationTags(side, sid, point, peerShare, share);
   const peerTag = await readPart(side, TAG_LENGTH, "tag");
   if (!constantTimeEqual(peerTag, tags.active)) {
-    throw new Deno.errors.PermissionDenied(
+    throw new AuthenticationError(
       `Authentication failed: the peer at ${side.peer} does not hold the same code or secret (a wrong code, or a guess)`,
     );
   }
@@ -659,7 +647,8 @@ export interface AuthenticationResult {
  * @param options What this side announces to the peer.
  * @returns What the peer announced, authenticated: nobody between the two
  * sides can change it unnoticed.
- * @throws {Deno.errors.PermissionDenied} When the peer holds another secret;
+ * @throws {AuthenticationError} (a `Deno.errors.PermissionDenied`) When the
+ * peer holds another secret;
  * the message says nothing about either secret.
  * @throws {Deno.errors.InvalidData} When the peer does not speak the protocol
  * (another version byte, an invalid or reflected share, the connection closed

@@ -29,6 +29,8 @@ import type { ByteSink, ByteSource } from "./cli/copy.ts";
 import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
 import { inCliTerms } from "./cli/messages.ts";
+import { raceAbort } from "./internal.ts";
+import { shellQuote } from "./cli/shell.ts";
 
 /** The modules a command that connects uses (see the imports above). */
 interface RunModules {
@@ -99,12 +101,6 @@ function moduleSpecifier(): string {
   return url.href;
 }
 
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word)
-    ? word
-    : `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /** The exact command the counterpart of `listen --code` runs. */
 function counterpartCommand(
   options: CliOptions,
@@ -129,24 +125,6 @@ function counterpartCommand(
   const flags = permissionFlags(connector.permissions);
   return ["deno", "run", ...flags, moduleSpecifier(), ...args, "--code", code]
     .map(shellQuote).join(" ");
-}
-
-/**
- * Formats a connection's address. Works around Deno 2.9.6 giving the conns of
- * `Deno.startTls` addresses without a `transport` field.
- */
-function describeAddr(
-  addr: Deno.Addr,
-  { formatAddr, formatHostPort }: RunModules["library"],
-): string {
-  const fields = addr as Partial<Deno.NetAddr>;
-  if (
-    addr.transport === undefined && typeof fields.hostname === "string" &&
-    typeof fields.port === "number"
-  ) {
-    return formatHostPort(fields.hostname, fields.port);
-  }
-  return formatAddr(addr);
 }
 
 function exitCodeOf(error: unknown, modules: RunModules): number {
@@ -267,13 +245,13 @@ export async function main(args: readonly string[]): Promise<number> {
       connector = new modules.library.Connector(options.connector);
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) {
-        throw new UsageError(error.message, { cause: error });
+        throw new UsageError(inCliTerms(error), { cause: error });
       }
       throw error;
     }
   } catch (caught) {
     if (!(caught instanceof UsageError)) throw caught;
-    const error = new UsageError(inCliTerms(caught.message), { cause: caught });
+    const error = caught;
     const { writeStderrLine } = await import("./cli/events.ts");
     if (args.includes("--json")) {
       writeStderrLine(
@@ -384,12 +362,12 @@ async function run(
         );
       }
     }
-    conn = await raceSignal(connector.connect(), stopped);
+    conn = await raceAbort(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
-    const peer = describeAddr(conn.remoteAddr, library);
+    const peer = library.formatAddr(conn.remoteAddr);
     const tls = options.connector.tls !== undefined;
     reporter.connected(
-      describeAddr(conn.localAddr, library),
+      library.formatAddr(conn.localAddr),
       peer,
       tls,
       // The handshake is complete: this returns its result at once.
@@ -464,9 +442,7 @@ async function run(
     abort = error instanceof copy.TransferError && error.abort;
     const interrupt = watch.interrupt;
     const code = interrupt?.exitCode ?? exitCodeOf(error, modules);
-    let message = inCliTerms(
-      error instanceof Error ? error.message : String(error),
-    );
+    let message = inCliTerms(error);
     if (interrupt !== undefined) {
       message = `${interrupt.message}${
         conn === undefined ? " before a peer connected" : ""
@@ -531,18 +507,6 @@ async function syncFile(file: Deno.FsFile): Promise<void> {
   } catch (error) {
     if ((error as { code?: string }).code !== "EINVAL") throw error;
   }
-}
-
-/** Rejects with the signal's reason when it aborts first. */
-function raceSignal<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    task.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
 }
 
 if (import.meta.main) {

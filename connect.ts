@@ -11,6 +11,7 @@ import { formatAddr } from "./address.ts";
 import { closeQuietly, raceAbort, SetupScope } from "./_abort.ts";
 import { acceptCounterpart, reportRejected, vetPeer } from "./_accept.ts";
 import { withContext } from "./_errors.ts";
+import { ConnectorUsedError } from "./errors.ts";
 import {
   type ConnectorMode,
   type ConnectorOptions,
@@ -377,12 +378,12 @@ export class Connector implements Disposable, AsyncDisposable {
    * and the limit.
    * @throws {Deno.errors.Interrupted} When `close()` is called meanwhile.
    * @throws {Deno.errors.NotCapable} Without permission, naming the flags.
-   * @throws {Deno.errors.Busy} On a second call.
+   * @throws {ConnectorUsedError} (a `Deno.errors.Busy`) On a second call.
    */
   connect(): Promise<Deno.Conn> {
     if (this.#connectStarted) {
       return Promise.reject(
-        new Deno.errors.Busy(
+        new ConnectorUsedError(
           `connect() was already called on the connector for ${this.#endpoint}: a connector sets up one connection; create another connector for another one`,
         ),
       );

@@ -29,6 +29,15 @@ export * from "./auth.ts";
 export * from "./transport.ts";
 export * from "./address.ts";
 export {
+  adviceOf,
+  AuthenticationError,
+  ConnectorUsedError,
+  InvalidOptionError,
+  NotAllowedError,
+  type OptionAdvice,
+  QueueFullError,
+} from "./errors.ts";
+export {
   assertPermissionsGranted,
   type ConnectorPermission,
   formatPermissionFlags,

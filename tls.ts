@@ -12,7 +12,8 @@
  * @module
  */
 import { raceAbortClosing } from "./_abort.ts";
-import { rebuildError } from "./_errors.ts";
+import { rebuildError, withAdvice } from "./_errors.ts";
+import { InvalidOptionError, type OptionAdvice } from "./errors.ts";
 import { accessFile } from "./_files.ts";
 
 /**
@@ -60,16 +61,6 @@ export interface TlsMaterial {
   key?: string;
 }
 
-const TLS_KEYS = [
-  "caCerts",
-  "caFile",
-  "hostname",
-  "alpnProtocols",
-  "cert",
-  "key",
-  "certFile",
-  "keyFile",
-] as const;
 const CERTIFICATE_BLOCK =
   /-----BEGIN CERTIFICATE-----\r?\n[\s\S]+?-----END CERTIFICATE-----/g;
 const KEY_BLOCK =
@@ -82,8 +73,9 @@ function certificateBlocks(text: string): string[] {
 
 function checkCertificates(text: unknown, what: string): string {
   if (typeof text !== "string" || certificateBlocks(text).length === 0) {
-    throw new TypeError(
-      `Invalid ${what}: expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block`,
+    throw new InvalidOptionError(
+      what,
+      'expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block',
     );
   }
   return text;
@@ -91,8 +83,9 @@ function checkCertificates(text: unknown, what: string): string {
 
 function checkKey(text: unknown, what: string): string {
   if (typeof text !== "string" || !KEY_BLOCK.test(text)) {
-    throw new TypeError(
-      `Invalid ${what}: expected a PEM private key ("-----BEGIN PRIVATE KEY-----", RSA or EC)`,
+    throw new InvalidOptionError(
+      what,
+      'expected a PEM private key ("-----BEGIN PRIVATE KEY-----", RSA or EC)',
     );
   }
   return text;
@@ -103,8 +96,9 @@ function checkStringList(value: unknown, what: string): string[] {
     !Array.isArray(value) ||
     value.some((item) => typeof item !== "string" || item === "")
   ) {
-    throw new TypeError(
-      `Invalid ${what}: expected an array of non-empty strings`,
+    throw new InvalidOptionError(
+      what,
+      "expected an array of non-empty strings",
     );
   }
   return [...value];
@@ -112,17 +106,111 @@ function checkStringList(value: unknown, what: string): string[] {
 
 function checkPath(value: unknown, what: string): string {
   if (typeof value !== "string" || value === "") {
-    throw new TypeError(`Invalid ${what}: expected a file path`);
+    throw new InvalidOptionError(what, "expected a file path");
   }
   return value;
+}
+
+function checkName(value: unknown, what: string): string {
+  if (typeof value !== "string" || value === "") {
+    throw new InvalidOptionError(what, "expected a non-empty string");
+  }
+  return value;
+}
+
+/**
+ * One checker per TLS option, in the order they are checked: each returns the
+ * value to keep or throws an {@linkcode InvalidOptionError} naming `what`.
+ */
+const TLS_CHECKERS: {
+  readonly [Key in keyof Required<TlsOptions>]: (
+    value: unknown,
+    what: string,
+  ) => TlsOptions[Key];
+} = {
+  caCerts: (value, what) =>
+    checkStringList(value, what).map((pem, index) =>
+      checkCertificates(pem, `${what}[${index}]`)
+    ),
+  caFile: checkPath,
+  hostname: checkName,
+  alpnProtocols: checkStringList,
+  cert: checkCertificates,
+  key: checkKey,
+  certFile: checkPath,
+  keyFile: checkPath,
+};
+const TLS_KEYS = Object.keys(TLS_CHECKERS) as (keyof TlsOptions)[];
+/** The options only the active side uses: it verifies, the passive side presents. */
+const ACTIVE_ONLY = ["caCerts", "caFile", "hostname"] as const;
+
+/** The object form of the option: an object with known keys only. */
+function checkTlsObject(value: unknown): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(
+      "tls",
+      "expected true or an object such as { caCerts, hostname } (active) or { cert, key } (passive)",
+    );
+  }
+  for (const key of Object.keys(value)) {
+    if (!(TLS_KEYS as string[]).includes(key)) {
+      throw new InvalidOptionError(
+        "tls",
+        `"${key}" is not a TLS option; expected one of ${TLS_KEYS.join(", ")}`,
+      );
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Checks that the options fit together, and fit the mode. */
+function checkTlsCombination(
+  options: TlsOptions,
+  mode: "active" | "passive",
+): void {
+  for (const part of ["cert", "key"] as const) {
+    if (options[part] !== undefined && options[`${part}File`] !== undefined) {
+      throw new InvalidOptionError(
+        "tls",
+        `give ${part} or ${part}File, not both`,
+      );
+    }
+  }
+  const hasCert = options.cert !== undefined || options.certFile !== undefined;
+  const hasKey = options.key !== undefined || options.keyFile !== undefined;
+  if (mode === "active") {
+    if (hasCert === hasKey) return;
+    throw new InvalidOptionError(
+      "tls",
+      `a client certificate needs both cert and key (missing ${
+        hasCert ? "key" : "cert"
+      })`,
+    );
+  }
+  if (!hasCert || !hasKey) {
+    throw new InvalidOptionError(
+      "tls",
+      `a passive connector needs both a certificate and a key (missing ${
+        hasCert ? "key" : hasKey ? "cert" : "cert and key"
+      }; pass { cert, key } or { certFile, keyFile })`,
+    );
+  }
+  const used = ACTIVE_ONLY.find((key) => options[key] !== undefined);
+  if (used !== undefined) {
+    throw new InvalidOptionError(
+      `tls.${used}`,
+      "it applies to active connectors only (the passive side presents cert and key)",
+    );
+  }
 }
 
 /**
  * Validates the `tls` option for a mode and returns a frozen copy, or
  * `undefined` when TLS is off. `true` means "verify with the system roots".
  *
- * @throws {TypeError} On unknown keys, malformed PEM, a missing server
- * certificate or key in passive mode, or an option that the mode cannot use.
+ * @throws {InvalidOptionError} (a `TypeError`) On unknown keys, malformed
+ * PEM, a missing server certificate or key in passive mode, or an option that
+ * the mode cannot use.
  */
 export function parseTlsOption(
   value: unknown,
@@ -131,91 +219,20 @@ export function parseTlsOption(
   if (value === undefined || value === false) return undefined;
   if (value === true) {
     if (mode === "passive") {
-      throw new TypeError(
-        'Invalid option "tls": a passive connector needs { cert, key } (or { certFile, keyFile }), not true',
+      throw new InvalidOptionError(
+        "tls",
+        "a passive connector needs { cert, key } (or { certFile, keyFile }), not true",
       );
     }
     return Object.freeze({});
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(
-      'Invalid option "tls": expected true or an object such as { caCerts, hostname } (active) or { cert, key } (passive)',
-    );
+  const input = checkTlsObject(value);
+  const options: Record<string, unknown> = {};
+  for (const key of TLS_KEYS) {
+    if (input[key] === undefined) continue;
+    options[key] = TLS_CHECKERS[key](input[key], `tls.${key}`);
   }
-  const input = value as Record<string, unknown>;
-  for (const key of Object.keys(input)) {
-    if (!(TLS_KEYS as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown TLS option "${key}": expected one of ${TLS_KEYS.join(", ")}`,
-      );
-    }
-  }
-  const options: TlsOptions = {};
-  if (input.caCerts !== undefined) {
-    options.caCerts = checkStringList(input.caCerts, "tls.caCerts");
-    options.caCerts.forEach((pem, index) =>
-      checkCertificates(pem, `tls.caCerts[${index}]`)
-    );
-  }
-  if (input.caFile !== undefined) {
-    options.caFile = checkPath(input.caFile, "tls.caFile");
-  }
-  if (input.hostname !== undefined) {
-    if (typeof input.hostname !== "string" || input.hostname === "") {
-      throw new TypeError(
-        'Invalid "tls.hostname": expected a non-empty string',
-      );
-    }
-    options.hostname = input.hostname;
-  }
-  if (input.alpnProtocols !== undefined) {
-    options.alpnProtocols = checkStringList(
-      input.alpnProtocols,
-      "tls.alpnProtocols",
-    );
-  }
-  if (input.cert !== undefined) {
-    options.cert = checkCertificates(input.cert, "tls.cert");
-  }
-  if (input.key !== undefined) options.key = checkKey(input.key, "tls.key");
-  if (input.certFile !== undefined) {
-    options.certFile = checkPath(input.certFile, "tls.certFile");
-  }
-  if (input.keyFile !== undefined) {
-    options.keyFile = checkPath(input.keyFile, "tls.keyFile");
-  }
-  if (options.cert !== undefined && options.certFile !== undefined) {
-    throw new TypeError(
-      'Invalid option "tls": give cert or certFile, not both',
-    );
-  }
-  if (options.key !== undefined && options.keyFile !== undefined) {
-    throw new TypeError('Invalid option "tls": give key or keyFile, not both');
-  }
-  const hasCert = options.cert !== undefined || options.certFile !== undefined;
-  const hasKey = options.key !== undefined || options.keyFile !== undefined;
-  if (mode === "passive") {
-    if (!hasCert || !hasKey) {
-      throw new TypeError(
-        `Invalid option "tls": a passive connector needs both a certificate and a key (missing ${
-          hasCert ? "key" : hasKey ? "cert" : "cert and key"
-        }; pass { cert, key } or { certFile, keyFile })`,
-      );
-    }
-    for (const key of ["caCerts", "caFile", "hostname"] as const) {
-      if (options[key] !== undefined) {
-        throw new TypeError(
-          `Invalid option "tls.${key}": it applies to active connectors only (the passive side presents cert and key)`,
-        );
-      }
-    }
-  } else if (hasCert !== hasKey) {
-    throw new TypeError(
-      `Invalid option "tls": a client certificate needs both cert and key (missing ${
-        hasCert ? "key" : "cert"
-      })`,
-    );
-  }
+  checkTlsCombination(options, mode);
   return Object.freeze(options);
 }
 
@@ -320,38 +337,50 @@ export function explainTlsError(
 ): unknown {
   if (!(error instanceof Error)) return error;
   const message = error.message;
-  let explained: string;
+  const failed = `TLS handshake with ${endpoint} failed`;
   const validFor = /certificate is only valid for (.+)$/.exec(message)?.[1]
     ?.replace(/(?:DnsName|IpAddress)\(([^)]*)\)/g, "$1");
+  let advice: OptionAdvice | undefined;
+  let explained: string;
   if (/UnknownIssuer/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate is not signed by a trusted CA (unknown issuer); add the CA with tls.caCerts (CLI: --ca FILE)`;
-  } else if (/not valid for name/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate is not valid for the name "${
-        expectedName ?? "?"
-      }"${
-        validFor ? ` (it is valid for ${validFor})` : ""
-      }; dial that name or set tls.hostname (CLI: --servername)`;
-  } else if (/[Ee]xpired/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate has expired`;
-  } else if (/NotValidYet/.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: its certificate is not valid yet`;
+    advice = {
+      problem:
+        `${failed}: its certificate is not signed by a trusted CA (unknown issuer)`,
+      action: "add the CA with",
+      option: "tls.caCerts",
+    };
   } else if (/NoApplicationProtocol|no_application_protocol/i.test(message)) {
-    explained =
-      `TLS handshake with ${endpoint} failed: no common ALPN protocol (alpnProtocols of the two sides do not overlap)`;
+    advice = {
+      problem: `${failed}: no common ALPN protocol`,
+      action: "offer one the peer accepts in",
+      option: "tls.alpnProtocols",
+    };
+  } else if (/not valid for name/.test(message)) {
+    advice = {
+      problem: `${failed}: its certificate is not valid for the name "${
+        expectedName ?? "?"
+      }"${validFor ? ` (it is valid for ${validFor})` : ""}`,
+      action: "dial that name or set",
+      option: "tls.hostname",
+    };
+  }
+  if (advice !== undefined) {
+    explained = `${advice.problem}; ${advice.action} ${advice.option}`;
+  } else if (/[Ee]xpired/.test(message)) {
+    explained = `${failed}: its certificate has expired`;
+  } else if (/NotValidYet/.test(message)) {
+    explained = `${failed}: its certificate is not valid yet`;
   } else if (/InvalidContentType|corrupt message/.test(message)) {
     explained =
-      `TLS handshake with ${endpoint} failed: the peer does not speak TLS (it answered in plain text)`;
+      `${failed}: the peer does not speak TLS (it answered in plain text)`;
   } else if (/CaUsedAsEndEntity/.test(message)) {
     explained =
-      `TLS handshake with ${endpoint} failed: its certificate is a CA certificate used as a server certificate; issue a leaf certificate (basicConstraints CA:FALSE)`;
+      `${failed}: its certificate is a CA certificate used as a server certificate; issue a leaf certificate (basicConstraints CA:FALSE)`;
   } else {
-    explained = `TLS handshake with ${endpoint} failed: ${message}`;
+    explained = `${failed}: ${message}`;
   }
-  return rebuildError(error, explained);
+  const rebuilt = rebuildError(error, explained);
+  return advice === undefined ? rebuilt : withAdvice(rebuilt, advice);
 }
 
 /**

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { shellQuote } from "../cli/shell.ts";
 
 /** How to run one tool as a receiver and as a sender on a given port. */
 export interface Endpoints {
@@ -59,13 +60,6 @@ export interface TransferResult {
 export function freePort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   return listener.addr.port;
-}
-
-/** Quotes a word for bash. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word)
-    ? word
-    : `'${word.replaceAll("'", `'"'"'`)}'`;
 }
 
 function commandLine(argv: string[]): string {

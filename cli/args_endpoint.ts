@@ -6,11 +6,11 @@
  * @module
  */
 import type { ConnectorOptions } from "../mod.ts";
-import { parseAddressRange, parseHost } from "../_ip.ts";
+import { parseAddressRange, parseHost } from "../internal.ts";
 import { type Flags, parseSeconds, UsageError } from "./flags.ts";
 
 const CONNECT_ONLY = ["ca", "servername", "retry", "wait"] as const;
-const LISTEN_ONLY = ["host", "allow", "new-secret"] as const;
+const LISTEN_ONLY = ["host", "allow"] as const;
 const MAX_RETRIES = 1_000_000;
 
 function parsePort(text: string, command: "connect" | "listen"): number {

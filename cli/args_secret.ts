@@ -26,11 +26,6 @@ const SECRET_FLAGS = ["code", "secret-file", "secret-env"] as const;
 
 /** Reads `--code`, `--secret-file` and `--secret-env` (at most one). */
 export function parseSecretFlags(flags: Flags, passive: boolean): SecretFlags {
-  if (flags.flag("new-secret")) {
-    throw new UsageError(
-      "--new-secret was replaced by --code: listen --code makes a short code to read aloud, and prints the counterpart's command",
-    );
-  }
   const given = SECRET_FLAGS.filter((name) => flags.given(name));
   if (given.length > 1) {
     throw new UsageError(

@@ -22,6 +22,7 @@
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
+import { reasonOf } from "./messages.ts";
 import {
   type ByteSink,
   type ByteSource,
@@ -76,10 +77,6 @@ function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(
     "",
   );
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function encodeCount(count: number, extra = 0): Uint8Array {

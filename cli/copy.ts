@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { reasonOf } from "./messages.ts";
 
 /** Something to read bytes from: a `Deno.Conn`, `Deno.stdin`, a `Deno.FsFile`. */
 export interface ByteSource {
@@ -340,10 +341,6 @@ export class TransferError extends Error {
 /** `1 byte`, `2 bytes`. */
 export function formatByteCount(bytes: number): string {
   return `${bytes} byte${bytes === 1 ? "" : "s"}`;
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The message for a failure while receiving, from the side that failed. */

@@ -119,12 +119,6 @@ export class Reporter {
     else this.#write(`listening on ${address}`);
   }
 
-  /** Something the user should know before relying on the run (not with `--quiet`). */
-  warning(message: string): void {
-    if (this.#json) return this.#event("warning", { message });
-    this.#info(`connect: warning: ${message}`);
-  }
-
   /** Something the user should know that is not a problem (not with `--quiet`). */
   note(message: string): void {
     if (this.#json) return this.#event("note", { message });

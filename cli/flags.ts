@@ -31,7 +31,6 @@ const BOOLEAN_FLAGS = [
   "help",
   "version",
   "debug",
-  "new-secret",
   "confirm",
   "no-half-close",
 ] as const;

@@ -1,58 +1,85 @@
 /**
- * Library messages in the CLI's words: the options a library error names
- * (`tls.caCerts`, `tls.hostname`, the `"secret"` option) become the flags
- * the user typed (`--ca`, `--servername`, `--code`, `--secret-file`).
+ * Library errors in the CLI's words. The library names its options
+ * (`tls.caCerts`, `tls.hostname`) in structured fields
+ * ({@linkcode InvalidOptionError}, {@linkcode adviceOf}); this table turns
+ * them into the flags the user typed (`--ca FILE`, `--servername NAME`).
  *
  * @module
  */
+import { adviceOf, InvalidOptionError } from "../errors.ts";
 
-const REPLACEMENTS: [RegExp, string][] = [
-  [
-    /add the CA with tls\.caCerts \(CLI: --ca FILE\)/g,
-    "add the CA with --ca FILE",
-  ],
-  [/set tls\.hostname \(CLI: --servername\)/g, "set --servername NAME"],
-  [
-    /Invalid option "tls\.hostname": with a client certificate the verified name must be the host dialled/g,
-    "--servername must be HOST when connect presents a client certificate (--cert, --key)",
-  ],
-  [
-    /check that both sides use the "secret" option/g,
-    "check that both sides use the same --code, --secret-file or --secret-env",
-  ],
-  [/the "secret" option/g, "--code, --secret-file or --secret-env"],
-  [/"?tls\.caCerts(\[\d+\])?"?/g, "--ca"],
-  [/"?tls\.caFile"?/g, "--ca"],
-  [/"?tls\.certFile"?/g, "--cert"],
-  [/"?tls\.keyFile"?/g, "--key"],
-  [/"?tls\.cert"?/g, "--cert"],
-  [/"?tls\.key"?/g, "--key"],
-  [/"?tls\.hostname"?/g, "--servername"],
-  [/"?tls\.alpnProtocols"?/g, "--alpn"],
-  [/Invalid option --/g, "Invalid --"],
-];
+/** A flag and the placeholder of its value, as `--help` shows them. */
+interface Flag {
+  flag: string;
+  value: string;
+}
+
+/** The flag that sets each connector option the CLI exposes. */
+const OPTION_FLAGS: Readonly<Record<string, Flag>> = {
+  "tls.caCerts": { flag: "--ca", value: "FILE" },
+  "tls.caFile": { flag: "--ca", value: "FILE" },
+  "tls.cert": { flag: "--cert", value: "FILE" },
+  "tls.certFile": { flag: "--cert", value: "FILE" },
+  "tls.key": { flag: "--key", value: "FILE" },
+  "tls.keyFile": { flag: "--key", value: "FILE" },
+  "tls.hostname": { flag: "--servername", value: "NAME" },
+  "tls.alpnProtocols": { flag: "--alpn", value: "PROTOCOL" },
+};
+
+/** The flag for an option path such as `tls.caCerts[0]`, if the CLI has one. */
+function flagOf(option: string): Flag | undefined {
+  const bracket = option.indexOf("[");
+  return OPTION_FLAGS[bracket === -1 ? option : option.slice(0, bracket)];
+}
 
 /**
- * Rewrites a library message into the CLI's flag names.
+ * The message of an error, naming the CLI's flags where the library names an
+ * option.
  *
  * @example Usage
  * ```ts
  * import { inCliTerms } from "./messages.ts";
+ * import { InvalidOptionError } from "../errors.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(
- *   inCliTerms("unknown issuer; add the CA with tls.caCerts (CLI: --ca FILE)"),
- *   "unknown issuer; add the CA with --ca FILE",
+ *   inCliTerms(new InvalidOptionError("tls.hostname", "expected a name")),
+ *   "Invalid --servername: expected a name",
  * );
+ * assertEquals(inCliTerms(new Error("refused")), "refused");
  * ```
  *
- * @param message A message from the library.
- * @returns The same message naming the CLI's flags.
+ * @param error What the library (or anything else) threw.
+ * @returns Its message in the CLI's terms.
  */
-export function inCliTerms(message: string): string {
-  let text = message;
-  for (const [pattern, replacement] of REPLACEMENTS) {
-    text = text.replace(pattern, replacement);
+export function inCliTerms(error: unknown): string {
+  if (error instanceof InvalidOptionError) {
+    const flag = flagOf(error.option);
+    if (flag !== undefined) return `Invalid ${flag.flag}: ${error.reason}`;
   }
-  return text;
+  const advice = adviceOf(error);
+  const flag = advice && flagOf(advice.option);
+  if (advice !== undefined && flag !== undefined) {
+    return `${advice.problem}; ${advice.action} ${flag.flag} ${flag.value}`;
+  }
+  return reasonOf(error);
+}
+
+/**
+ * The message of an error, or the value itself as text when it is not one.
+ *
+ * @example Usage
+ * ```ts
+ * import { reasonOf } from "./messages.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(reasonOf(new Error("refused")), "refused");
+ * assertEquals(reasonOf("stopped"), "stopped");
+ * ```
+ *
+ * @param error Anything thrown or given as an abort reason.
+ * @returns A message for it.
+ */
+export function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

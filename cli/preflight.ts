@@ -10,7 +10,10 @@ import {
   assertPermissionsGranted,
   type ConnectorPermission,
 } from "../permissions.ts";
-import { accessFile } from "../_files.ts";
+import { isAbsolute } from "@std/path/is-absolute";
+import { normalize } from "@std/path/normalize";
+import { resolve } from "@std/path/resolve";
+import { accessFile } from "../internal.ts";
 import { UsageError } from "./flags.ts";
 
 /** The files of a run, opened before the network. */
@@ -51,20 +54,10 @@ function canRead(path: string): boolean {
     "granted";
 }
 
+/** `path` made absolute without touching the file system (relative paths need the cwd). */
 function lexicalAbsolute(path: string): string | undefined {
-  if (path.startsWith("/")) return path;
-  if (!canRead(".")) return undefined;
-  return `${Deno.cwd()}/${path}`;
-}
-
-function normalize(path: string): string {
-  const parts: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") parts.pop();
-    else parts.push(part);
-  }
-  return "/" + parts.join("/");
+  if (!isAbsolute(path) && !canRead(".")) return undefined;
+  return resolve(path);
 }
 
 /**

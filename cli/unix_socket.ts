@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { resolve } from "@std/path/resolve";
 
 /** The file the kernel lists bound unix sockets in (Linux). */
 export const UNIX_SOCKET_TABLE = "/proc/net/unix";
@@ -35,10 +36,6 @@ async function boundSocketPaths(): Promise<Set<string> | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /**
@@ -69,7 +66,7 @@ export async function clearStaleSocket(path: string): Promise<SocketFileState> {
       `${prefix}: the socket file exists; if no process listens on it any more, remove it (rm ${path}), or allow reading ${UNIX_SOCKET_TABLE} (--allow-read=${UNIX_SOCKET_TABLE}) so that a stale one is replaced`,
     );
   }
-  if (bound.has(path) || bound.has(absolute(path))) {
+  if (bound.has(path) || bound.has(resolve(path))) {
     throw new Deno.errors.AddrInUse(
       `${prefix}: another process is listening on it; stop that process or choose another path`,
     );
