@@ -37,11 +37,11 @@ export async function fullBacklogListener(): Promise<
   const script = `
     const server = require("node:net").createServer();
     server.listen({ host: "127.0.0.1", port: 0, backlog: 1 }, () => {
-      console.log(server.address().port);
-      setTimeout(() => {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
-        process.exit(0);
-      }, 20);
+      // Print (synchronously), then block the event loop before it can
+      // accept anything: once the port is known, nothing is ever accepted.
+      require("node:fs").writeSync(1, server.address().port + "\\n");
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
+      process.exit(0);
     });`;
   const child = new Deno.Command("node", {
     args: ["-e", script],
@@ -58,7 +58,6 @@ export async function fullBacklogListener(): Promise<
   }
   reader.releaseLock();
   const port = Number(text.trim());
-  await new Promise((resolve) => setTimeout(resolve, 100));
   const queued: Deno.Conn[] = [];
   // Backlog 1 admits two queued connections; the third SYN would be dropped.
   for (let index = 0; index < 2; index++) {

@@ -20,6 +20,8 @@ import {
   acceptCounterpart,
   type AcceptOptions,
   MAX_QUEUE_SIZE,
+  Progress,
+  SILENT_TIME_UNDER_PRESSURE,
   vetPeer,
 } from "../_accept.ts";
 import {
@@ -159,6 +161,7 @@ for (const tls of [false, true]) {
       ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...LOCALHOST_TLS })
       : Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const { port } = listener.addr as Deno.NetAddr;
+    const spoke = deferred(); // the first peer's bytes reached its vetting
     const wait = waitOn(listener, {
       queueSize: QUEUE,
       handshakeTimeout: 60_000,
@@ -167,7 +170,10 @@ for (const tls of [false, true]) {
           conn,
           { tls, secret: SECRET_BYTES, timeout: 60_000 },
           signal,
-          onProgress,
+          (level) => {
+            onProgress(level);
+            if (level === Progress.Speaking) spoke.resolve();
+          },
         ),
     });
     wait.waiting.catch(() => {}); // ended by close() below
@@ -176,7 +182,7 @@ for (const tls of [false, true]) {
     const progressed = tls ? await dialTls(port) : await dial(port);
     try {
       await startExchange(progressed); // vetted, mid-exchange
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await spoke.promise; // and its progress counted before the others come
       for (let index = 0; index < QUEUE + 1; index++) {
         silent.push(await dial(port));
       }
@@ -203,16 +209,21 @@ for (const tls of [false, true]) {
 Deno.test("acceptCounterpart() gives silent peers at most 1 s once the queue is half full, and keeps peers that made progress", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr;
+  let vetted = 0;
+  let lastAdmitted = 0; // when the last peer entered vetting (ms)
   const wait = waitOn(listener, {
     queueSize: 6,
     handshakeTimeout: 60_000,
-    vet: (conn, signal, onProgress) =>
-      vetPeer(
+    vet: (conn, signal, onProgress) => {
+      vetted++;
+      lastAdmitted = performance.now();
+      return vetPeer(
         conn,
         { tls: false, secret: SECRET_BYTES, timeout: 60_000 },
         signal,
         onProgress,
-      ),
+      );
+    },
   });
   wait.waiting.catch(() => {}); // ended by close() below
   const peers: Deno.Conn[] = [];
@@ -221,7 +232,13 @@ Deno.test("acceptCounterpart() gives silent peers at most 1 s once the queue is 
     peers.push(speaking);
     await startExchange(speaking);
     for (let index = 0; index < 2; index++) peers.push(await dial(port));
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await waitUntil(() => vetted === 3, 5000, "three peers in vetting");
+    // The clock, not a margin: every silent peer is now past its time.
+    await waitUntil(
+      () => performance.now() > lastAdmitted + SILENT_TIME_UNDER_PRESSURE,
+      SILENT_TIME_UNDER_PRESSURE + 5000,
+      "the silent peers' time under pressure over",
+    );
     assertEquals(wait.rejected(), 0, "nobody dropped while not half full");
     peers.push(await dial(port)); // 4 of 6: half full
     await assertPeerClosed(peers[1], "a silent peer past 1 s stays open");
@@ -252,11 +269,13 @@ for (const tls of [false, true]) {
     waiting.catch(() => {}); // awaited below; failures surface there
     const stalled: Deno.Conn[] = [];
     const flooded = deferred();
+    const connected = deferred(); // the counterpart's socket is in the queue
     // The counterpart's socket connects first; its handshakes start only
     // after 100 newer peers are in vetting. TLS cannot run over a custom
     // transport: that side is set up by hand, with the public authenticate().
     const counterpart = tls
       ? dial(port).then(async (tcp) => {
+        connected.resolve();
         await flooded.promise;
         tcp.setNoDelay(true);
         const conn = await Deno.startTls(tcp, {
@@ -285,13 +304,14 @@ for (const tls of [false, true]) {
           async connect(address: TransportAddress) {
             const { port } = address as { port: number };
             const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+            connected.resolve();
             await flooded.promise;
             return conn;
           },
         },
       }).connect();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await connected.promise;
       for (let index = 0; index < 100; index++) {
         // Each gets the passive side's hello and share: it is in vetting.
         const conn = tls ? await dialTls(port) : await dial(port);
