@@ -248,3 +248,38 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Local port of each TCP socket inode (IPv4 table; the tests use 127.0.0.1). */
+function localPorts(): Map<string, number> {
+  const ports = new Map<string, number>();
+  const lines = Deno.readTextFileSync("/proc/self/net/tcp").split("\n");
+  for (const line of lines.slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10) continue;
+    const [, local, remote] = fields;
+    if (remote.endsWith(":0000")) continue; // a listening socket
+    ports.set(fields[9], parseInt(local.split(":")[1], 16));
+  }
+  return ports;
+}
+
+/**
+ * Connected TCP sockets this process holds whose local port is `port`: the
+ * accepted ends of a listener on that port (IPv4; reading /proc/self/net/tcp
+ * takes -A). Descriptors the runtime opens for itself do not count.
+ */
+export function heldSockets(port: number): number {
+  const ports = localPorts();
+  let held = 0;
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    let target: string;
+    try {
+      target = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
+    } catch {
+      continue; // closed meanwhile (the directory's own descriptor)
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode !== undefined && ports.get(inode) === port) held++;
+  }
+  return held;
+}

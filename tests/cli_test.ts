@@ -501,14 +501,29 @@ Deno.test("cli: unix sockets carry data both ways", async () => {
   assertEquals(decoder.decode(connected.stdout), "from listen");
 });
 
-Deno.test("cli: connect --wait retries until the listener is up", async () => {
+Deno.test("cli: connect --wait keeps retrying a refused port until its time is up: exit 1, timed out rather than refused", async () => {
+  const port = freePort();
+  const result = await runCli([
+    "connect",
+    "127.0.0.1",
+    String(port),
+    "--wait",
+    "1",
+  ]);
+  assertEquals(result.code, 1);
+  assertEquals(lines(result.stderr).length, 1, result.stderr);
+  assertStringIncludes(result.stderr, `127.0.0.1:${port}`);
+  assertStringIncludes(result.stderr, "Timed out after 1000 ms");
+  assert(!result.stderr.includes("refused"), result.stderr);
+});
+
+Deno.test("cli: connect --wait reaches a listener started after it", async () => {
   const port = freePort();
   await using connector = spawnCli(
     ["connect", "127.0.0.1", String(port), "--wait", "30"],
     { stdin: "piped" },
   );
   await connector.feed(encoder.encode("patience"));
-  await new Promise((resolve) => setTimeout(resolve, 300));
   await using listener = spawnCli([
     "listen",
     String(port),
@@ -656,7 +671,7 @@ for (
   });
 }
 
-Deno.test("cli: --alpn negotiates a common protocol and fails with one line when there is none", async () => {
+Deno.test("cli: --alpn negotiates a common protocol; with none, connect exits 1 with one line saying the TLS handshake failed", async () => {
   {
     const { process: listener, port } = await startListener([
       "--host",

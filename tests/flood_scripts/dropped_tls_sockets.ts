@@ -14,7 +14,13 @@
  * @module
  */
 import { Connector } from "../../mod.ts";
-import { LOCALHOST_TLS, TEST_CA, waitUntil, writeAll } from "../_helpers.ts";
+import {
+  heldSockets,
+  LOCALHOST_TLS,
+  TEST_CA,
+  waitUntil,
+  writeAll,
+} from "../_helpers.ts";
 
 const DROPPED = 20;
 const SECRET = "correct horse battery staple, 32";
@@ -35,37 +41,6 @@ async function captureClientHello(): Promise<Uint8Array> {
   server.close();
   await client.catch(() => {});
   return buffer.slice(0, count!);
-}
-
-/** Local port of each TCP socket inode (IPv4 table; the tests use 127.0.0.1). */
-function localPorts(): Map<string, number> {
-  const ports = new Map<string, number>();
-  const lines = Deno.readTextFileSync("/proc/self/net/tcp").split("\n");
-  for (const line of lines.slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10) continue;
-    const [, local, remote] = fields;
-    if (remote.endsWith(":0000")) continue; // a listening socket
-    ports.set(fields[9], parseInt(local.split(":")[1], 16));
-  }
-  return ports;
-}
-
-/** Connected sockets this process holds whose local port is `port`. */
-function heldSockets(port: number): number {
-  const ports = localPorts();
-  let held = 0;
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    let target: string;
-    try {
-      target = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
-    } catch {
-      continue; // closed meanwhile (the directory's own descriptor)
-    }
-    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-    if (inode !== undefined && ports.get(inode) === port) held++;
-  }
-  return held;
 }
 
 type Dialer = (port: number) => Promise<Deno.Conn>;
