@@ -636,6 +636,7 @@ export interface AuthenticationResult {
  * @example Both sides on loopback
  * ```ts
  * import { authenticate } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
  *
  * const secret = new TextEncoder().encode("42-apple-river-stone-quick");
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -648,6 +649,11 @@ export interface AuthenticationResult {
  *   authenticate(client, "active", secret, signal),
  *   authenticate(server, "passive", secret, signal),
  * ]);
+ * // The next byte read is the peer's first application byte.
+ * await client.write(new Uint8Array([42]));
+ * const byte = new Uint8Array(1);
+ * assertEquals(await server.read(byte), 1);
+ * assertEquals(byte[0], 42);
  * client.close();
  * server.close();
  * ```

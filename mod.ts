@@ -12,6 +12,7 @@
  * @example One connection on loopback
  * ```ts
  * import { Connector } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
  *
  * await using passive = new Connector({ mode: "passive", host: "127.0.0.1" });
  * const { port } = await passive.listen() as Deno.NetAddr;
@@ -19,6 +20,11 @@
  * const active = new Connector({ host: "127.0.0.1", port, timeout: 5_000 });
  * using client = await active.connect();
  * using server = await passive.connect(); // the listener is already closed
+ *
+ * await client.write(new TextEncoder().encode("hi"));
+ * const received = new Uint8Array(2);
+ * assertEquals(await server.read(received), 2);
+ * assertEquals(new TextDecoder().decode(received), "hi");
  * ```
  *
  * @module
