@@ -29,17 +29,36 @@
  *
  * @module
  */
-export * from "./connect.ts";
-export * from "./tls.ts";
-export * from "./auth.ts";
-export * from "./transport.ts";
-export * from "./address.ts";
+export {
+  Connector,
+  type ConnectorMode,
+  type ConnectorOptions,
+  type RejectedPeer,
+  type RetryOptions,
+} from "./connect.ts";
+export {
+  readTlsFiles,
+  type TlsFiles,
+  type TlsMaterial,
+  type TlsOptions,
+} from "./tls.ts";
+export {
+  authenticate,
+  type AuthenticateOptions,
+  type AuthenticationResult,
+  MAX_SECRET_FILE_SIZE,
+  type SecretOption,
+} from "./auth.ts";
+export {
+  type ConnectorTransport,
+  denoTransport,
+  type TransportAddress,
+} from "./transport.ts";
+export { formatAddr, formatHostPort } from "./address.ts";
 export {
   assertPermissionsGranted,
   type ConnectorPermission,
   formatPermissionFlags,
-  missingPermissionError,
-  permissionFlag,
   permissionFlags,
   type PermissionReport,
   queryPermissions,
