@@ -124,7 +124,7 @@ function checkName(value: unknown, what: string, kind: string): string {
  *
  * @example Usage
  * ```ts
- * import { parseSecretOption } from "@transfer/connect";
+ * import { parseSecretOption } from "./auth.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * assertEquals(parseSecretOption({ env: "MY_SECRET" }), {
@@ -184,7 +184,7 @@ export function parseSecretOption(value: unknown): SecretSource | undefined {
  *
  * @example Usage
  * ```ts
- * import { parseSecretOption, secretPermissions } from "@transfer/connect";
+ * import { parseSecretOption, secretPermissions } from "./auth.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(
@@ -294,7 +294,7 @@ function readSource(source: SecretSource): Promise<Uint8Array> {
  *
  * @example Usage
  * ```ts
- * import { parseSecretOption, resolveSecret } from "@transfer/connect";
+ * import { parseSecretOption, resolveSecret } from "./auth.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const secret = await resolveSecret(parseSecretOption("42-apple-river")!);

@@ -84,7 +84,7 @@ function resourceOf(descriptor: ConnectorPermission): string | undefined {
  *
  * @example Usage
  * ```ts
- * import { permissionFlag } from "@transfer/connect";
+ * import { permissionFlag } from "./permissions.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(
@@ -224,7 +224,7 @@ function notGranted(
  *
  * @example Usage
  * ```ts
- * import { missingPermissionError } from "@transfer/connect";
+ * import { missingPermissionError } from "./permissions.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const error = missingPermissionError([{ name: "net", host: "10.0.0.2:7000" }]);
