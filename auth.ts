@@ -123,7 +123,7 @@ function checkName(value: unknown, what: string, kind: string): string {
  *
  * @example Usage
  * ```ts
- * import { parseSecretOption } from "@transfer/connect";
+ * import { parseSecretOption } from "./auth.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * assertEquals(parseSecretOption({ env: "MY_SECRET" }), {
@@ -183,7 +183,7 @@ export function parseSecretOption(value: unknown): SecretSource | undefined {
  *
  * @example Usage
  * ```ts
- * import { parseSecretOption, secretPermissions } from "@transfer/connect";
+ * import { parseSecretOption, secretPermissions } from "./auth.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(
@@ -293,7 +293,7 @@ function readSource(source: SecretSource): Promise<Uint8Array> {
  *
  * @example Usage
  * ```ts
- * import { parseSecretOption, resolveSecret } from "@transfer/connect";
+ * import { parseSecretOption, resolveSecret } from "./auth.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const secret = await resolveSecret(parseSecretOption("42-apple-river")!);
@@ -624,6 +624,7 @@ export interface AuthenticationResult {
  * @example Both sides on loopback
  * ```ts
  * import { authenticate } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
  *
  * const secret = new TextEncoder().encode("42-apple-river-stone-quick");
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -636,6 +637,11 @@ export interface AuthenticationResult {
  *   authenticate(client, "active", secret, signal),
  *   authenticate(server, "passive", secret, signal),
  * ]);
+ * // The next byte read is the peer's first application byte.
+ * await client.write(new Uint8Array([42]));
+ * const byte = new Uint8Array(1);
+ * assertEquals(await server.read(byte), 1);
+ * assertEquals(byte[0], 42);
  * client.close();
  * server.close();
  * ```

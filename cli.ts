@@ -4,8 +4,8 @@
  * authentication and a progress line.
  *
  * ```sh
- * deno run -N jsr:@transfer/connect/cli listen 9000 --recv backup.tar
- * deno run -N -R jsr:@transfer/connect/cli connect host 9000 --send backup.tar
+ * deno run -N -W=backup.tar jsr:@transfer/connect/cli listen 9000 --recv backup.tar
+ * deno run -N -R=backup.tar jsr:@transfer/connect/cli connect host 9000 --send backup.tar
  * ```
  *
  * Exit codes: 0 when every input byte was written to the peer and the peer's

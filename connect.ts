@@ -365,12 +365,18 @@ export class Connector implements Disposable, AsyncDisposable {
    * @example Usage
    * ```ts
    * import { Connector } from "@transfer/connect";
+   * import { assertEquals } from "@std/assert";
    *
    * await using passive = new Connector({ mode: "passive", host: "127.0.0.1" });
    * const { port } = await passive.listen() as Deno.NetAddr;
    * const waiting = passive.connect();
    * using client = await new Connector({ host: "127.0.0.1", port }).connect();
    * using server = await waiting;
+   * // Two ends of one connection.
+   * assertEquals(
+   *   (server.remoteAddr as Deno.NetAddr).port,
+   *   (client.localAddr as Deno.NetAddr).port,
+   * );
    * ```
    *
    * @returns The established connection; it belongs to the caller.
@@ -574,11 +580,14 @@ export class Connector implements Disposable, AsyncDisposable {
    * @example Usage
    * ```ts
    * import { Connector } from "@transfer/connect";
+   * import { assertEquals } from "@std/assert";
    *
    * const passive = new Connector({ mode: "passive", host: "127.0.0.1" });
-   * await passive.listen();
+   * const { port } = await passive.listen() as Deno.NetAddr;
    * passive.close(); // the port is free again
    * passive.close(); // and again: nothing happens
+   * using again = Deno.listen({ hostname: "127.0.0.1", port });
+   * assertEquals(again.addr.port, port);
    * ```
    */
   close(): void {

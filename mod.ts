@@ -12,6 +12,7 @@
  * @example One connection on loopback
  * ```ts
  * import { Connector } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
  *
  * await using passive = new Connector({ mode: "passive", host: "127.0.0.1" });
  * const { port } = await passive.listen() as Deno.NetAddr;
@@ -19,15 +20,41 @@
  * const active = new Connector({ host: "127.0.0.1", port, timeout: 5_000 });
  * using client = await active.connect();
  * using server = await passive.connect(); // the listener is already closed
+ *
+ * await client.write(new TextEncoder().encode("hi"));
+ * const received = new Uint8Array(2);
+ * assertEquals(await server.read(received), 2);
+ * assertEquals(new TextDecoder().decode(received), "hi");
  * ```
  *
  * @module
  */
-export * from "./connect.ts";
-export * from "./tls.ts";
-export * from "./auth.ts";
-export * from "./transport.ts";
-export * from "./address.ts";
+export {
+  Connector,
+  type ConnectorMode,
+  type ConnectorOptions,
+  type RejectedPeer,
+  type RetryOptions,
+} from "./connect.ts";
+export {
+  readTlsFiles,
+  type TlsFiles,
+  type TlsMaterial,
+  type TlsOptions,
+} from "./tls.ts";
+export {
+  authenticate,
+  type AuthenticateOptions,
+  type AuthenticationResult,
+  MAX_SECRET_FILE_SIZE,
+  type SecretOption,
+} from "./auth.ts";
+export {
+  type ConnectorTransport,
+  denoTransport,
+  type TransportAddress,
+} from "./transport.ts";
+export { formatAddr, formatHostPort } from "./address.ts";
 export {
   adviceOf,
   AuthenticationError,
@@ -41,8 +68,6 @@ export {
   assertPermissionsGranted,
   type ConnectorPermission,
   formatPermissionFlags,
-  missingPermissionError,
-  permissionFlag,
   permissionFlags,
   type PermissionReport,
   queryPermissions,

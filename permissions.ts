@@ -84,7 +84,7 @@ function resourceOf(descriptor: ConnectorPermission): string | undefined {
  *
  * @example Usage
  * ```ts
- * import { permissionFlag } from "@transfer/connect";
+ * import { permissionFlag } from "./permissions.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(
@@ -224,7 +224,7 @@ function notGranted(
  *
  * @example Usage
  * ```ts
- * import { missingPermissionError } from "@transfer/connect";
+ * import { missingPermissionError } from "./permissions.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const error = missingPermissionError([{ name: "net", host: "10.0.0.2:7000" }]);
@@ -327,14 +327,17 @@ export function explainDenial(
  * @example Usage
  * ```ts
  * import { assertPermissionsGranted } from "./permissions.ts";
- * import { assertInstanceOf, assertStringIncludes } from "@std/assert";
+ * import { assertThrows } from "@std/assert";
  *
- * try {
- *   assertPermissionsGranted([{ name: "net", host: "10.0.0.2:7000" }]);
- *   // granted: listen() or connect() may go ahead
- * } catch (error) {
- *   assertInstanceOf(error, Deno.errors.NotCapable);
- *   assertStringIncludes(error.message, "run with --allow-net=10.0.0.2:7000");
+ * const needed = { name: "net", host: "10.0.0.2:7000" } as const;
+ * if (Deno.permissions.querySync(needed).state === "granted") {
+ *   assertPermissionsGranted([needed]); // returns: connect() may go ahead
+ * } else {
+ *   assertThrows(
+ *     () => assertPermissionsGranted([needed]),
+ *     Deno.errors.NotCapable,
+ *     "run with --allow-net=10.0.0.2:7000",
+ *   );
  * }
  * ```
  *

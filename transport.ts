@@ -46,13 +46,15 @@ const DIAL_ABORT_GRACE = 50;
  * @example Usage
  * ```ts
  * import { Connector, denoTransport } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
  *
  * await using passive = new Connector({
  *   mode: "passive",
  *   host: "127.0.0.1",
  *   transport: denoTransport,
  * });
- * await passive.listen();
+ * const address = await passive.listen() as Deno.NetAddr;
+ * assertEquals(address.hostname, "127.0.0.1");
  * ```
  */
 export const denoTransport: ConnectorTransport = Object.freeze({

@@ -37,11 +37,11 @@ export async function fullBacklogListener(): Promise<
   const script = `
     const server = require("node:net").createServer();
     server.listen({ host: "127.0.0.1", port: 0, backlog: 1 }, () => {
-      console.log(server.address().port);
-      setTimeout(() => {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
-        process.exit(0);
-      }, 20);
+      // Print (synchronously), then block the event loop before it can
+      // accept anything: once the port is known, nothing is ever accepted.
+      require("node:fs").writeSync(1, server.address().port + "\\n");
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
+      process.exit(0);
     });`;
   const child = new Deno.Command("node", {
     args: ["-e", script],
@@ -58,7 +58,6 @@ export async function fullBacklogListener(): Promise<
   }
   reader.releaseLock();
   const port = Number(text.trim());
-  await new Promise((resolve) => setTimeout(resolve, 100));
   const queued: Deno.Conn[] = [];
   // Backlog 1 admits two queued connections; the third SYN would be dropped.
   for (let index = 0; index < 2; index++) {
@@ -248,4 +247,39 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Local port of each TCP socket inode (IPv4 table; the tests use 127.0.0.1). */
+function localPorts(): Map<string, number> {
+  const ports = new Map<string, number>();
+  const lines = Deno.readTextFileSync("/proc/self/net/tcp").split("\n");
+  for (const line of lines.slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10) continue;
+    const [, local, remote] = fields;
+    if (remote.endsWith(":0000")) continue; // a listening socket
+    ports.set(fields[9], parseInt(local.split(":")[1], 16));
+  }
+  return ports;
+}
+
+/**
+ * Connected TCP sockets this process holds whose local port is `port`: the
+ * accepted ends of a listener on that port (IPv4; reading /proc/self/net/tcp
+ * takes -A). Descriptors the runtime opens for itself do not count.
+ */
+export function heldSockets(port: number): number {
+  const ports = localPorts();
+  let held = 0;
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    let target: string;
+    try {
+      target = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
+    } catch {
+      continue; // closed meanwhile (the directory's own descriptor)
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode !== undefined && ports.get(inode) === port) held++;
+  }
+  return held;
 }

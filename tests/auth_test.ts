@@ -13,10 +13,9 @@ import {
   Connector,
   type ConnectorOptions,
   MAX_SECRET_FILE_SIZE,
-  parseSecretOption,
   type RejectedPeer,
-  resolveSecret,
 } from "../mod.ts";
+import { parseSecretOption, resolveSecret } from "../auth.ts";
 import {
   calculateGenerator,
   concat,

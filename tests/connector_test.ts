@@ -4,7 +4,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { Connector, type ConnectorTransport } from "../mod.ts";
+import { Connector, type ConnectorTransport, denoTransport } from "../mod.ts";
 import {
   freePort,
   fullBacklogListener,
@@ -18,6 +18,35 @@ import {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/**
+ * The built-in transport (real `Deno.connect`), counting the attempts that
+ * fail: `refused` resolves at the first, so a test can start the passive side
+ * after it instead of after a sleep.
+ */
+function refusalCounter(): {
+  transport: ConnectorTransport;
+  refused: Promise<void>;
+  refusals: () => number;
+} {
+  let refusals = 0;
+  const refused = Promise.withResolvers<void>();
+  return {
+    transport: {
+      async connect(address, signal) {
+        try {
+          return await denoTransport.connect!(address, signal);
+        } catch (error) {
+          refusals++;
+          refused.resolve();
+          throw error;
+        }
+      },
+    },
+    refused: refused.promise,
+    refusals: () => refusals,
+  };
+}
 
 async function pair(
   passiveOptions: ConstructorParameters<typeof Connector>[0] = {},
@@ -153,14 +182,16 @@ Deno.test("Connector.connect() in passive mode matches IPv4 allow rules against 
 
 Deno.test("Connector.connect() in active mode retries until the passive side starts late", async () => {
   const port = freePort();
+  const dialer = refusalCounter();
   const active = new Connector({
     host: "127.0.0.1",
     port,
     timeout: 10_000,
     retry: { attempts: 50, delay: 10, maxDelay: 50 },
+    transport: dialer.transport,
   });
   const connecting = active.connect();
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await dialer.refused; // the passive side starts after a refusal
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
@@ -169,6 +200,7 @@ Deno.test("Connector.connect() in active mode retries until the passive side sta
   const [client, server] = await Promise.all([connecting, passive.connect()]);
   client.close();
   server.close();
+  assert(dialer.refusals() >= 1);
 });
 
 Deno.test("Connector.connect() in active mode reports a refusal with the endpoint once retries are exhausted", async () => {
@@ -207,14 +239,23 @@ Deno.test("Connector.connect() in active mode times out with TimedOut naming the
 Deno.test("Connector.connect() in active mode rejects with signal.reason on abort", async () => {
   await using backlog = await fullBacklogListener();
   const controller = new AbortController();
+  const dialing = Promise.withResolvers<void>();
   const active = new Connector({
     host: "127.0.0.1",
     port: backlog.port,
     signal: controller.signal,
+    transport: {
+      connect(address, signal) {
+        dialing.resolve(); // the real dial, which the full backlog holds
+        return denoTransport.connect!(address, signal);
+      },
+    },
   });
   const reason = new Error("user gave up");
-  setTimeout(() => controller.abort(reason), 100);
-  const error = await assertRejects(() => active.connect());
+  const connecting = active.connect();
+  await dialing.promise;
+  controller.abort(reason);
+  const error = await assertRejects(() => connecting);
   assertEquals(error, reason);
 });
 
@@ -456,16 +497,19 @@ Deno.test("Connector.connect() over a unix socket retries until the socket file 
   const directory = await Deno.makeTempDir();
   const path = `${directory}/late.sock`;
   try {
+    const dialer = refusalCounter();
     const connecting = new Connector({
       path,
       timeout: 10_000,
       retry: { attempts: 100, delay: 10, maxDelay: 50 },
+      transport: dialer.transport,
     }).connect();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await dialer.refused; // the socket file appears after a failed attempt
     await using passive = new Connector({ mode: "passive", path });
     const [client, server] = await Promise.all([connecting, passive.connect()]);
     client.close();
     server.close();
+    assert(dialer.refusals() >= 1);
   } finally {
     await Deno.remove(directory, { recursive: true });
   }

@@ -18,11 +18,10 @@ import {
   Connector,
   type ConnectorOptions,
   type ConnectorPermission,
-  missingPermissionError,
-  permissionFlag,
   permissionFlags,
   queryPermissions,
 } from "../mod.ts";
+import { missingPermissionError, permissionFlag } from "../permissions.ts";
 import {
   assertPermissionsGranted,
   explainDenial,

@@ -15,7 +15,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { Connector, type ConnectorTransport } from "../mod.ts";
+import { Connector, type ConnectorTransport, denoTransport } from "../mod.ts";
 import {
   assertLive,
   assertPeerClosed,
@@ -543,48 +543,123 @@ Deno.test("Connector.connect() in passive mode on a taken port rejects with Addr
 
 const RACES = 300;
 
-Deno.test(`Connector.close() racing an arriving peer (${RACES} times): the caller gets the connection or the peer is closed, never both`, async () => {
-  using rejections = watchRejections();
-  const descriptorsBefore = openDescriptors();
-  const outcomes = { handedOver: 0, peerClosed: 0, refused: 0 };
-  for (let round = 0; round < RACES; round++) {
-    const passive = new Connector({
-      mode: "passive",
-      host: "127.0.0.1",
-      timeout: 10_000,
-    });
+/**
+ * How a race round ends the wait: at a point fixed by construction (so that
+ * every outcome the race can have happens at least once), or after a pause
+ * of one of several lengths, racing the peer's arrival.
+ */
+type Stop =
+  | "before the dial"
+  | "at the accept"
+  | "after the hand-over"
+  | "racing";
+
+function stopOf(round: number): Stop {
+  return (["before the dial", "at the accept", "after the hand-over"] as const)[
+    round % 5
+  ] ?? "racing";
+}
+
+/**
+ * The built-in transport, calling `onAccept` when its listener has accepted a
+ * peer and before the connector sees it: the peer arrives as the wait ends.
+ */
+function stoppingAtAccept(onAccept: () => void): ConnectorTransport {
+  return {
+    listen(address) {
+      const listener = denoTransport.listen!(address) as Deno.Listener;
+      const accept = async () => {
+        const conn = await listener.accept();
+        onAccept();
+        return conn;
+      };
+      return new Proxy(listener, {
+        get(target, property) {
+          if (property === "accept") return accept;
+          const value = Reflect.get(target, property, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    },
+  };
+}
+
+/**
+ * One round of a race between ending a passive connector's wait (`stop`) and
+ * a peer's arrival; returns which outcome it had, after checking that the
+ * caller got the connection or the peer was closed, never both.
+ */
+async function raceRound(
+  round: number,
+  make: (transport: ConnectorTransport | undefined) => Connector,
+  stop: () => void,
+  expected: (error: unknown) => void,
+): Promise<"handedOver" | "peerClosed" | "refused"> {
+  const when = stopOf(round);
+  const passive = make(
+    when === "at the accept" ? stoppingAtAccept(stop) : undefined,
+  );
+  try {
     const { port } = await passive.listen() as Deno.NetAddr;
     const waiting = settle(passive.connect());
+    if (when === "before the dial") stop();
     const dialing = settle(Deno.connect({ hostname: "127.0.0.1", port }));
-    await pause(round);
-    passive.close();
+    if (when === "after the hand-over") await waiting;
+    if (when === "racing") await pause(round);
+    if (when !== "at the accept") stop();
     const [result, dial] = await Promise.all([waiting, dialing]);
     if (result.value !== undefined) {
       assert(dial.value, "the caller got a connection nobody dialled");
       await assertLive(dial.value, result.value);
       result.value.close();
       dial.value.close();
-      outcomes.handedOver++;
-    } else {
-      assertInstanceOf(result.error, Deno.errors.Interrupted);
-      if (dial.value !== undefined) {
-        await assertPeerClosed(
-          dial.value,
-          "connect() rejected but the peer was left open",
-        );
-        dial.value.close();
-        outcomes.peerClosed++;
-      } else {
-        assert(
-          dial.error instanceof Deno.errors.ConnectionRefused ||
-            dial.error instanceof Deno.errors.ConnectionReset,
-          `the peer's connect failed with ${dial.error}`,
-        );
-        outcomes.refused++;
-      }
+      return "handedOver";
     }
+    expected(result.error);
+    if (dial.value !== undefined) {
+      await assertPeerClosed(
+        dial.value,
+        "connect() rejected but the peer was left open",
+      );
+      dial.value.close();
+      return "peerClosed";
+    }
+    assert(
+      dial.error instanceof Deno.errors.ConnectionRefused ||
+        dial.error instanceof Deno.errors.ConnectionReset,
+      `the peer's connect failed with ${dial.error}`,
+    );
+    return "refused";
+  } finally {
+    passive.close();
+  }
+}
+
+Deno.test(`Connector.close() racing an arriving peer (${RACES} times): the caller gets the connection or the peer is closed, never both; each outcome happens`, async () => {
+  using rejections = watchRejections();
+  const descriptorsBefore = openDescriptors();
+  const outcomes = { handedOver: 0, peerClosed: 0, refused: 0 };
+  for (let round = 0; round < RACES; round++) {
+    let passive: Connector | undefined;
+    const outcome = await raceRound(
+      round,
+      (transport) =>
+        passive = new Connector({
+          mode: "passive",
+          host: "127.0.0.1",
+          timeout: 10_000,
+          transport,
+        }),
+      () => passive!.close(),
+      (error) => assertInstanceOf(error, Deno.errors.Interrupted),
+    );
+    outcomes[outcome]++;
   }
   console.log(`close() race, TCP: ${JSON.stringify(outcomes)}`);
+  // Each stop fixed by construction gives its outcome every time.
+  for (const count of Object.values(outcomes)) {
+    assert(count >= RACES / 5, JSON.stringify(outcomes));
+  }
   assertEquals(rejections.reasons, []);
   await assertNoDescriptorLeak(descriptorsBefore);
 });
@@ -645,41 +720,30 @@ Deno.test("Connector.close() racing a TLS peer mid-handshake (100 times): the ca
   await assertNoDescriptorLeak(descriptorsBefore);
 });
 
-Deno.test(`Connector.connect() in passive mode with an abort racing an arriving peer (${RACES} times): the conn or signal.reason, never both`, async () => {
+Deno.test(`Connector.connect() in passive mode with an abort racing an arriving peer (${RACES} times): the conn or signal.reason, never both; each outcome happens`, async () => {
   using rejections = watchRejections();
   const outcomes = { handedOver: 0, peerClosed: 0, refused: 0 };
   for (let round = 0; round < RACES; round++) {
     const controller = new AbortController();
-    await using passive = new Connector({
-      mode: "passive",
-      host: "127.0.0.1",
-      signal: controller.signal,
-    });
-    const { port } = await passive.listen() as Deno.NetAddr;
-    const waiting = settle(passive.connect());
-    const dialing = settle(Deno.connect({ hostname: "127.0.0.1", port }));
-    await pause(round);
     const reason = new Error(`abort ${round}`);
-    controller.abort(reason);
-    const [result, dial] = await Promise.all([waiting, dialing]);
-    if (result.value !== undefined) {
-      assert(dial.value);
-      await assertLive(dial.value, result.value);
-      result.value.close();
-      dial.value.close();
-      outcomes.handedOver++;
-    } else {
-      assertEquals(result.error, reason);
-      if (dial.value !== undefined) {
-        await assertPeerClosed(dial.value, "the peer was left open");
-        dial.value.close();
-        outcomes.peerClosed++;
-      } else {
-        outcomes.refused++;
-      }
-    }
+    const outcome = await raceRound(
+      round,
+      (transport) =>
+        new Connector({
+          mode: "passive",
+          host: "127.0.0.1",
+          signal: controller.signal,
+          transport,
+        }),
+      () => controller.abort(reason),
+      (error) => assertEquals(error, reason),
+    );
+    outcomes[outcome]++;
   }
   console.log(`abort race, passive: ${JSON.stringify(outcomes)}`);
+  for (const count of Object.values(outcomes)) {
+    assert(count >= RACES / 5, JSON.stringify(outcomes));
+  }
   assertEquals(rejections.reasons, []);
 });
 

@@ -593,11 +593,11 @@ for (const role of ["receiver", "sender"] as const) {
         space.data,
         "--json",
       ]);
+    await run.waitForStderr(/"event":"connected"/);
     if (role === "receiver") {
       await waitForPath(out);
       while ((await Deno.stat(out)).size < MiB) await sleep(10);
     }
-    await sleep(300);
     run.kill("SIGTERM");
     const result = await run.finished();
     assertEquals(result.code, 143, result.stderr);
