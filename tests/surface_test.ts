@@ -12,8 +12,14 @@ Deno.test("mod.ts exports exactly the documented values, none of the internal he
   // Not parseTlsOption, tlsFilePaths, completeHandshake, explainTlsError,
   // parseSecretOption, secretPermissions, resolveSecret...: `export *` did.
   assertEquals(Object.keys(mod).sort(), [
+    "AuthenticationError",
     "Connector",
+    "ConnectorUsedError",
+    "InvalidOptionError",
     "MAX_SECRET_FILE_SIZE",
+    "NotAllowedError",
+    "QueueFullError",
+    "adviceOf",
     "assertPermissionsGranted",
     "authenticate",
     "denoTransport",
