@@ -34,6 +34,7 @@ const BOOLEAN_FLAGS = [
   "new-secret",
   "confirm",
   "no-half-close",
+  "force",
 ] as const;
 const VALUE_FLAGS = [
   "host",

@@ -867,7 +867,7 @@ const USAGE_ERRORS: string[][] = [
     "localhost",
     "80",
     "--code",
-    "42-apple-river-stone-quick",
+    "42-apple-cabin-stone-quiet",
     "--secret-file",
     "s",
   ],
@@ -1154,11 +1154,11 @@ Deno.test("cli: listen --code prints a code and a counterpart command that works
 Deno.test("cli: with a secret, a library peer that announces no confirmation gets a byte-exact stream and nothing else", async () => {
   await using dir = await tempDir();
   const secretFile = `${dir}/secret`;
-  await Deno.writeTextFile(secretFile, "12-apple-river-stone-quick\n");
+  await Deno.writeTextFile(secretFile, "12-apple-cabin-stone-quiet\n");
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
-    secret: "12-apple-river-stone-quick",
+    secret: "12-apple-cabin-stone-quiet",
     timeout: 10_000,
   });
   const { port } = await passive.listen() as Deno.NetAddr;
