@@ -253,7 +253,13 @@ export async function main(args: readonly string[]): Promise<number> {
         reportRejected(peer.address, peer.reason);
     }
     try {
-      connector = new modules.library.Connector(options.connector);
+      // The code asked for on the terminal comes in run(); till then, no
+      // secret (and so no confirmation to announce).
+      connector = new modules.library.Connector(
+        options.secret === "prompt-code"
+          ? { ...options.connector, confirmDelivery: undefined }
+          : options.connector,
+      );
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) {
         throw new UsageError(error.message, { cause: error });

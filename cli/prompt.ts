@@ -35,11 +35,14 @@ function writeStderr(text: string): void {
   }
 }
 
-/** Reads one line from the terminal on stdin without echo. */
-async function readHiddenLine(): Promise<string> {
+/**
+ * Shows `prompt` and reads one line from the terminal on stdin, which is in
+ * raw mode: nothing is echoed, Ctrl-C arrives as a byte.
+ */
+async function readHiddenLine(prompt: string): Promise<string> {
   const typed: number[] = [];
   const buffer = new Uint8Array(64);
-  Deno.stdin.setRaw(true);
+  writeStderr(prompt);
   try {
     while (true) {
       const count = await Deno.stdin.read(buffer);
@@ -62,8 +65,7 @@ async function readHiddenLine(): Promise<string> {
       }
     }
   } finally {
-    Deno.stdin.setRaw(false);
-    writeStderr("\n");
+    writeStderr("\r\n");
   }
 }
 
@@ -75,14 +77,22 @@ async function readHiddenLine(): Promise<string> {
  * @throws {PromptInterrupted} On Ctrl-C, or Ctrl-D before anything was typed.
  */
 export async function promptForCode(): Promise<string> {
-  for (let attempt = 1;; attempt++) {
-    writeStderr("code (the listener printed it; typing is not shown): ");
-    const typed = await readHiddenLine();
-    try {
-      return normalizeCode(typed);
-    } catch (error) {
-      if (!(error instanceof UsageError) || attempt === ATTEMPTS) throw error;
-      writeStderr(`connect: ${error.message}\n`);
+  // Raw from before the first prompt to after the last answer: nothing typed
+  // is ever echoed, not even between two attempts.
+  Deno.stdin.setRaw(true);
+  try {
+    for (let attempt = 1;; attempt++) {
+      const typed = await readHiddenLine(
+        "code (the listener printed it; typing is not shown): ",
+      );
+      try {
+        return normalizeCode(typed);
+      } catch (error) {
+        if (!(error instanceof UsageError) || attempt === ATTEMPTS) throw error;
+        writeStderr(`connect: ${error.message}\r\n`);
+      }
     }
+  } finally {
+    Deno.stdin.setRaw(false);
   }
 }
