@@ -8,7 +8,6 @@
  * @module
  */
 import {
-  assert,
   assertEquals,
   assertFalse,
   assertMatch,
