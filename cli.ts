@@ -506,6 +506,10 @@ async function run(
           : ""
       }`;
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      message +=
+        " (for an installed connect: reinstall it with deno install -g -f and these flags added)";
+    }
     const turnedAway = connector.rejectedPeers;
     if (conn === undefined && turnedAway > 0 && interrupt === undefined) {
       message += ` (${turnedAway} peer${

@@ -57,7 +57,7 @@ export function invocation(): string[] {
 
 /** The hint for a wildcard bind whose addresses cannot be listed. */
 const FIND_ADDRESSES =
-  "HOST: an address of this machine that the counterpart reaches; list them with `ip -brief address` (macOS: `ifconfig`, Windows: `ipconfig`), or start listen with --allow-sys=networkInterfaces to have them printed here";
+  "HOST: an address of this machine that the counterpart reaches; list them with `ip -brief address` (macOS: `ifconfig`, Windows: `ipconfig`), or start listen with --allow-sys=networkInterfaces (an installed connect: reinstall with it) to have them printed here";
 
 /**
  * The addresses a listener bound to `hostname` is reached at: the address
