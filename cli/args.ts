@@ -114,6 +114,7 @@ Examples:
   connect connect srv.example 9443 --tls --ca ca.pem < request > reply
   echo hello | connect connect 127.0.0.1 9000 --wait 10
   connect listen 9000 --code                       # only the counterpart gets in
+  connect host.example 9000 --code --recv f        # it types the code when asked
   connect connect host 9000 --send f --permissions # the deno run flags it needs
 `;
 
