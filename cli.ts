@@ -353,12 +353,6 @@ async function run(
         "the code is on the command line, where other local users can read it (ps, /proc); give --code alone to type it at the prompt, or --secret-file or --secret-env in scripts",
       );
     }
-    if (options.secret === "prompt-code") {
-      connector = new library.Connector({
-        ...options.connector,
-        secret: await modules.prompt.promptForCode(),
-      });
-    }
     if (options.secret === "file" || options.secret === "env") {
       // Read now, so that a secret that cannot be read names its flag.
       connector = new library.Connector(
@@ -373,6 +367,13 @@ async function run(
       options.recv,
       options.force,
     );
+    if (options.secret === "prompt-code") {
+      // After every check that could still fail: nobody types a code in vain.
+      connector = new library.Connector({
+        ...options.connector,
+        secret: await modules.prompt.promptForCode(),
+      });
+    }
     if (stopped.aborted) throw stopped.reason;
     if (connector.mode === "passive") {
       const path = options.connector.path;

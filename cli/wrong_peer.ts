@@ -128,7 +128,7 @@ export class WrongPeerWatch {
   }
 
   #handOut(buffer: Uint8Array): number | null {
-    if (this.#held.length === 0) return this.#ended ? null : 0;
+    if (this.#held.length === 0) return null; // only at the end
     const count = Math.min(buffer.length, this.#held.length);
     buffer.set(this.#held.subarray(0, count));
     this.#held = this.#held.subarray(count);

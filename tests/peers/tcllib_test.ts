@@ -15,6 +15,7 @@ import {
   sha256,
   sha256File,
   tool,
+  waitNotListening,
   workspace,
 } from "./_peers.ts";
 
@@ -73,6 +74,10 @@ Deno.test("peers: Connector.connect() in active mode receives a Tcllib passive t
   const port = await tclPort(sender);
   using conn = await new Connector({ host: "127.0.0.1", port, timeout: 20_000 })
     .connect();
+  // Our connect completes in the kernel before Tcl's accept callback runs and
+  // closes its listener: wait for that close (bounded), then a second peer is
+  // refused.
+  await waitNotListening(port);
   await assertRejects(
     () => new Connector({ host: "127.0.0.1", port, timeout: 5_000 }).connect(),
     Deno.errors.ConnectionRefused,
