@@ -84,9 +84,10 @@ const FEATURE_CONFIRM = 0x01;
 const TAG_LENGTH = 64;
 /**
  * What the passive side writes, in plain text, to a peer whose first byte is
- * no hello: a client without the secret learns what the listener expects.
+ * no hello: a client without the secret learns what the listener expects
+ * (nc shows it; the CLI recognises it and exits 1 naming `--code`).
  */
-const PLAIN_NOTICE =
+export const PLAIN_NOTICE: string =
   "@transfer/connect: this listener expects a code or shared secret (the CPace exchange, version 2); closing\n";
 
 const encoder = new TextEncoder();
@@ -104,7 +105,7 @@ const CHANNEL_IDENTIFIER = lvCat(
 function checkNotEmpty(bytes: Uint8Array, what: string): void {
   if (bytes.length === 0) {
     throw new RangeError(
-      `${what} is empty: a shared secret needs at least one byte (a code such as "42-apple-river-stone-quick", or a passphrase)`,
+      `${what} is empty: a shared secret needs at least one byte (a code such as "42-apple-cabin-stone-quiet", or a passphrase)`,
     );
   }
 }
@@ -626,7 +627,7 @@ export interface AuthenticationResult {
  * import { authenticate } from "@transfer/connect";
  * import { assertEquals } from "@std/assert";
  *
- * const secret = new TextEncoder().encode("42-apple-river-stone-quick");
+ * const secret = new TextEncoder().encode("42-apple-cabin-stone-quiet");
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const signal = AbortSignal.timeout(5_000);
  * const [client, server] = await Promise.all([

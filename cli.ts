@@ -30,7 +30,6 @@ import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
 import { inCliTerms } from "./cli/messages.ts";
 import { raceAbort } from "./internal.ts";
-import { shellQuote } from "./cli/shell.ts";
 
 /** The modules a command that connects uses (see the imports above). */
 interface RunModules {
@@ -41,20 +40,43 @@ interface RunModules {
   preflight: typeof import("./cli/preflight.ts");
   signals: typeof import("./cli/signals.ts");
   unixSocket: typeof import("./cli/unix_socket.ts");
+  prompt: typeof import("./cli/prompt.ts");
+  wrongPeer: typeof import("./cli/wrong_peer.ts");
 }
 
 async function loadRunModules(): Promise<RunModules> {
-  const [library, code, copy, events, preflight, signals, unixSocket] =
-    await Promise.all([
-      import("./mod.ts"),
-      import("./cli/code.ts"),
-      import("./cli/copy.ts"),
-      import("./cli/events.ts"),
-      import("./cli/preflight.ts"),
-      import("./cli/signals.ts"),
-      import("./cli/unix_socket.ts"),
-    ]);
-  return { library, code, copy, events, preflight, signals, unixSocket };
+  const [
+    library,
+    code,
+    copy,
+    events,
+    preflight,
+    signals,
+    unixSocket,
+    prompt,
+    wrongPeer,
+  ] = await Promise.all([
+    import("./mod.ts"),
+    import("./cli/code.ts"),
+    import("./cli/copy.ts"),
+    import("./cli/events.ts"),
+    import("./cli/preflight.ts"),
+    import("./cli/signals.ts"),
+    import("./cli/unix_socket.ts"),
+    import("./cli/prompt.ts"),
+    import("./cli/wrong_peer.ts"),
+  ]);
+  return {
+    library,
+    code,
+    copy,
+    events,
+    preflight,
+    signals,
+    unixSocket,
+    prompt,
+    wrongPeer,
+  };
 }
 
 /** How long `--confirm` waits for the peer's answer to its request, without --timeout. */
@@ -90,43 +112,6 @@ function writeStdout(text: string): void {
   }
 }
 
-/** How the counterpart runs this CLI: a local path or the JSR specifier. */
-function moduleSpecifier(): string {
-  const url = new URL(import.meta.url);
-  if (url.protocol === "file:") return decodeURIComponent(url.pathname);
-  const jsr = /^\/@transfer\/connect\/([^/]+)\/cli\.ts$/.exec(url.pathname);
-  if (url.hostname === "jsr.io" && jsr) {
-    return `jsr:@transfer/connect@${jsr[1]}/cli`;
-  }
-  return url.href;
-}
-
-/** The exact command the counterpart of `listen --code` runs. */
-function counterpartCommand(
-  options: CliOptions,
-  addr: Deno.Addr,
-  code: string,
-  { Connector, permissionFlags }: RunModules["library"],
-): string {
-  const args = ["connect"];
-  let connector: Connector;
-  if (addr.transport === "unix") {
-    args.push("--unix", addr.path);
-    connector = new Connector({ path: addr.path });
-  } else {
-    const { hostname, port } = addr as Deno.NetAddr;
-    const host = hostname === "0.0.0.0" || hostname === "::"
-      ? "HOST"
-      : hostname;
-    args.push(host, String(port));
-    connector = new Connector({ host, port });
-    if (options.connector.tls !== undefined) args.push("--tls");
-  }
-  const flags = permissionFlags(connector.permissions);
-  return ["deno", "run", ...flags, moduleSpecifier(), ...args, "--code", code]
-    .map(shellQuote).join(" ");
-}
-
 function exitCodeOf(error: unknown, modules: RunModules): number {
   if (error instanceof UsageError || error instanceof RangeError) {
     return ExitCode.Usage;
@@ -136,6 +121,7 @@ function exitCodeOf(error: unknown, modules: RunModules): number {
     return ExitCode.Permission;
   }
   if (error instanceof Deno.errors.NotCapable) return ExitCode.Permission;
+  if (error instanceof modules.prompt.PromptInterrupted) return 130;
   return ExitCode.Failure;
 }
 
@@ -232,6 +218,14 @@ export async function main(args: readonly string[]): Promise<number> {
       writeStdout(`connect ${VERSION}\n`);
       return ExitCode.Success;
     }
+    if (
+      options.secret === "prompt-code" && !options.permissions &&
+      !Deno.stdin.isTerminal()
+    ) {
+      throw new UsageError(
+        "connect --code without a value asks for the code on the terminal, and stdin is not one: in scripts give the secret with --secret-env NAME or --secret-file FILE",
+      );
+    }
     modules = await loadRunModules();
     if (options.secret === "new-code") {
       code = modules.code.makeCode();
@@ -242,7 +236,13 @@ export async function main(args: readonly string[]): Promise<number> {
         reportRejected(peer.address, peer.reason);
     }
     try {
-      connector = new modules.library.Connector(options.connector);
+      // The code asked for on the terminal comes in run(); till then, no
+      // secret (and so no confirmation to announce).
+      connector = new modules.library.Connector(
+        options.secret === "prompt-code"
+          ? { ...options.connector, confirmDelivery: undefined }
+          : options.connector,
+      );
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) {
         throw new UsageError(inCliTerms(error), { cause: error });
@@ -326,8 +326,16 @@ async function run(
   let conn: Deno.Conn | undefined;
   let abort = false;
   let bound: string | undefined;
+  let watchFirstBytes:
+    | InstanceType<RunModules["wrongPeer"]["WrongPeerWatch"]>
+    | undefined;
   try {
     preflight.checkPermissions(runPermissions(options, connector));
+    if (options.secret === "code") {
+      reporter.warning(
+        "the code is on the command line, where other local users can read it (ps, /proc); give --code alone to type it at the prompt, or --secret-file or --secret-env in scripts",
+      );
+    }
     if (options.secret === "file" || options.secret === "env") {
       // Read now, so that a secret that cannot be read names its flag.
       connector = new library.Connector(
@@ -337,7 +345,18 @@ async function run(
         ),
       );
     }
-    files = await preflight.prepareFiles(options.send, options.recv);
+    files = await preflight.prepareFiles(
+      options.send,
+      options.recv,
+      options.force,
+    );
+    if (options.secret === "prompt-code") {
+      // After every check that could still fail: nobody types a code in vain.
+      connector = new library.Connector({
+        ...options.connector,
+        secret: await modules.prompt.promptForCode(),
+      });
+    }
     if (stopped.aborted) throw stopped.reason;
     if (connector.mode === "passive") {
       const path = options.connector.path;
@@ -356,9 +375,10 @@ async function run(
         addr.transport === "tcp" ? addr.port : undefined,
       );
       if (pairingCode !== undefined) {
+        const { counterpartOf } = await import("./cli/counterpart.ts");
         reporter.code(
           pairingCode,
-          counterpartCommand(options, addr, pairingCode, library),
+          counterpartOf(addr, options.connector.tls !== undefined),
         );
       }
     }
@@ -366,6 +386,11 @@ async function run(
     if (stopped.aborted) throw stopped.reason;
     const peer = library.formatAddr(conn.remoteAddr);
     const tls = options.connector.tls !== undefined;
+    if (!tls && options.secret === undefined) {
+      // A plain side: a TLS peer or a code listener shows in its first bytes.
+      watchFirstBytes = new modules.wrongPeer.WrongPeerWatch(conn, peer);
+    }
+    const stream = watchFirstBytes?.conn ?? conn;
     reporter.connected(
       library.formatAddr(conn.localAddr),
       peer,
@@ -423,18 +448,18 @@ async function run(
         "./cli/confirm.ts"
       );
       await negotiateConfirm(
-        conn,
+        stream,
         connector.mode === "passive" ? "passive" : "active",
         peer,
         options.connector.timeout ?? CONFIRM_WAIT,
       );
-      const result = await confirmedTransfer(conn, {
+      const result = await confirmedTransfer(stream, {
         ...transferOptions,
         sync: output === undefined ? undefined : () => syncFile(output),
       });
       await reporter.done({ peer, ...result });
     } else {
-      await copy.transfer(conn, transferOptions);
+      await copy.transfer(stream, transferOptions);
       await reporter.done();
     }
     return ExitCode.Success;
@@ -443,6 +468,15 @@ async function run(
     const interrupt = watch.interrupt;
     const code = interrupt?.exitCode ?? exitCodeOf(error, modules);
     let message = inCliTerms(error);
+    const mistake = watchFirstBytes?.mistake;
+    if (mistake !== undefined && interrupt === undefined) {
+      message = mistake.message;
+    } else if (
+      watchFirstBytes !== undefined && connector.mode === "active" &&
+      reporter.received === 0 && hasCause(error, Deno.errors.ConnectionReset)
+    ) {
+      message += "; if it is a TLS listener, add --tls";
+    }
     if (interrupt !== undefined) {
       message = `${interrupt.message}${
         conn === undefined ? " before a peer connected" : ""
@@ -453,6 +487,10 @@ async function run(
           })`
           : ""
       }`;
+    }
+    if (error instanceof Deno.errors.NotCapable) {
+      message +=
+        " (for an installed connect: reinstall it with deno install -g -f and these flags added)";
     }
     const turnedAway = connector.rejectedPeers;
     if (conn === undefined && turnedAway > 0 && interrupt === undefined) {
@@ -507,6 +545,19 @@ async function syncFile(file: Deno.FsFile): Promise<void> {
   } catch (error) {
     if ((error as { code?: string }).code !== "EINVAL") throw error;
   }
+}
+
+/** Whether `error` or one of its causes is an instance of `type`. */
+function hasCause(
+  error: unknown,
+  type: abstract new (...args: never[]) => Error,
+): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 8; depth++) {
+    if (current instanceof type) return true;
+    current = (current as Error).cause;
+  }
+  return false;
 }
 
 if (import.meta.main) {

@@ -282,6 +282,23 @@ function deniedDescriptor(cause: unknown): ConnectorPermission | undefined {
 }
 
 /**
+ * A denial of `host:port` where `descriptors` asked for `host:0` (a port the
+ * system picks) is advised as `host`, any port: the port Deno names changes
+ * with every run, so advice naming it could never be followed.
+ */
+function anyPortOf(
+  denied: ConnectorPermission,
+  descriptors: readonly ConnectorPermission[],
+): ConnectorPermission {
+  if (denied.name !== "net" || denied.host === undefined) return denied;
+  const host = denied.host.replace(/:\d+$/, "");
+  const picked = descriptors.some((descriptor) =>
+    descriptor.name === "net" && descriptor.host === `${host}:0`
+  );
+  return picked ? { name: "net", host } : denied;
+}
+
+/**
  * Turns a permission failure into an actionable error. It names every one of
  * `descriptors` that is not granted, so that a single run tells the user all
  * the flags to add. When all of them are granted (the denial came from
@@ -314,7 +331,9 @@ export function explainDenial(
   const missing = notGranted(descriptors);
   if (missing.length > 0) return missingPermissionError(missing, cause);
   const denied = deniedDescriptor(cause);
-  if (denied !== undefined) return missingPermissionError([denied], cause);
+  if (denied !== undefined) {
+    return missingPermissionError([anyPortOf(denied, descriptors)], cause);
+  }
   const message = cause instanceof Error ? cause.message : String(cause);
   return new Deno.errors.NotCapable(message, { cause });
 }

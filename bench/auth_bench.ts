@@ -19,7 +19,7 @@ import {
 } from "../_cpace.ts";
 
 const HOST = "127.0.0.1";
-const SECRET = new TextEncoder().encode("42-apple-river-stone-quick");
+const SECRET = new TextEncoder().encode("42-apple-cabin-stone-quiet");
 
 // One connection pair for the exchange benchmarks: each exchange reads
 // exactly its own bytes, so exchanges can follow one another on it.

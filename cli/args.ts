@@ -41,7 +41,8 @@ export const HELP =
 with honest exit codes, half-close, TLS and a progress line.
 
 Usage:
-  connect connect HOST PORT [options]   dial a listener
+  connect HOST PORT [options]           dial a listener (also: connect connect
+                                        HOST PORT)
   connect listen [PORT] [options]       accept exactly one peer (PORT 0 or none:
                                         the system picks; the real port is printed)
   connect connect --unix PATH | listen --unix PATH
@@ -63,16 +64,20 @@ TLS:
   --servername NAME    connect: the name to verify (default: HOST)
   --alpn PROTO         ALPN protocol (repeatable, in order of preference)
 Peer authentication (CPace: a short code is safe; see docs/secret.md):
-  --code               listen: make a code such as 42-apple-river-stone-quick
-                       and print the command the counterpart runs
-  --code CODE          connect: the code the listener printed
+  --code               listen: make a code such as 42-apple-cabin-stone-quiet
+                       and print the command the counterpart runs;
+                       connect: ask for the code on the terminal
+  --code CODE          connect: the code the listener printed (other local
+                       users can read it in ps: prefer --code alone)
   --secret-file FILE   the secret is the contents of FILE (at most 4 KiB,
                        without its trailing newline)
   --secret-env NAME    the secret is the value of the environment variable
                        NAME (nothing is read from the environment otherwise)
 Data:
   --send FILE          send FILE instead of stdin
-  --recv FILE          write what the peer sends to FILE instead of stdout
+  --recv FILE          write what the peer sends to FILE instead of stdout (a
+                       new file: an existing one is refused, exit 2)
+  --force              let --recv replace an existing file
   --send-only          discard what the peer sends
   --recv-only          send nothing (stdin is not read); never end our side
                        before the peer has ended its own (as nc -d)
@@ -109,25 +114,35 @@ Examples:
   connect connect srv.example 9443 --tls --ca ca.pem < request > reply
   echo hello | connect connect 127.0.0.1 9000 --wait 10
   connect listen 9000 --code                       # only the counterpart gets in
+  connect host.example 9000 --code --recv f        # it types the code when asked
   connect connect host 9000 --send f --permissions # the deno run flags it needs
 `;
 
-/** The command word and its operands; help and version need neither. */
+/**
+ * The command word and its operands; help and version need neither. Two
+ * words that are not a command are `HOST PORT`: the short form of `connect
+ * HOST PORT` (as nc takes them).
+ */
 function parseCommand(positionals: string[]): {
   command: "connect" | "listen";
   operands: string[];
 } {
   const [command, ...operands] = positionals;
+  if (
+    positionals.length === 2 && command !== "connect" && command !== "listen"
+  ) {
+    return { command: "connect", operands: positionals };
+  }
   if (command === undefined) {
     throw new UsageError(
-      'missing command: "connect HOST PORT" or "listen [PORT]"',
+      'missing command: "HOST PORT" (or "connect HOST PORT") or "listen [PORT]"',
     );
   }
   if (command !== "connect" && command !== "listen") {
     throw new UsageError(
       `unknown command ${
         JSON.stringify(command)
-      }: expected "connect HOST PORT" or "listen [PORT]"`,
+      }: expected "HOST PORT" (or "connect HOST PORT") or "listen [PORT]"`,
     );
   }
   return { command, operands };
@@ -154,6 +169,7 @@ export function parseCliArgs(args: readonly string[]): CliOptions {
   const flags = readFlags(args);
   const base = {
     connector: {},
+    force: false,
     sendOnly: false,
     recvOnly: false,
     json: false,

@@ -17,6 +17,8 @@ export interface DataFlags {
   send?: string;
   /** `--recv FILE`: the output instead of stdout. */
   recv?: string;
+  /** `--force`: `--recv FILE` may replace an existing file. */
+  force: boolean;
   /** `--send-only`: discard what the peer sends. */
   sendOnly: boolean;
   /** `--recv-only`: send nothing (stdin is not read). */
@@ -56,12 +58,16 @@ export function parseDataFlags(flags: Flags): DataFlags {
       "--no-half-close is implied by --recv-only (it never ends its side first)",
     );
   }
+  if (flags.flag("force") && recv === undefined) {
+    throw new UsageError("--force only applies to --recv FILE");
+  }
   if (flags.flag("progress") && flags.flag("quiet")) {
     throw new UsageError("give --progress or --quiet, not both");
   }
   return {
     send,
     recv,
+    force: flags.flag("force"),
     sendOnly,
     recvOnly,
     json: flags.flag("json"),

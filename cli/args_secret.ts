@@ -10,7 +10,12 @@ import { normalizeCode } from "./code.ts";
 import { type Flags, UsageError } from "./flags.ts";
 
 /** Where the CLI's secret comes from. */
-export type SecretChoice = "file" | "env" | "code" | "new-code";
+export type SecretChoice =
+  | "file"
+  | "env"
+  | "code"
+  | "new-code"
+  | "prompt-code";
 
 /** The secret the command line asks for. */
 export interface SecretFlags {
@@ -46,11 +51,8 @@ export function parseSecretFlags(flags: Flags, passive: boolean): SecretFlags {
       }
       return { secret: "new-code", flag: "--code" };
     }
-    if (code === true) {
-      throw new UsageError(
-        "connect --code needs the code the listener printed, e.g. --code 42-apple-river-stone-quick",
-      );
-    }
+    // Asked for on the terminal: never in argv, where `ps` shows it.
+    if (code === true) return { secret: "prompt-code", flag: "--code" };
     return { secret: "code", flag: "--code", option: normalizeCode(code) };
   }
   const file = flags.value("secret-file");

@@ -1,6 +1,6 @@
 /**
  * Short codes for `listen --code` / `connect HOST PORT --code CODE`: two
- * digits and four words, e.g. `42-apple-river-stone-quick`, easy to read
+ * digits and four words, e.g. `42-apple-cabin-stone-quiet`, easy to read
  * aloud, used as the secret of the CPace exchange; and the secret the command
  * line asks for, read up front so that a secret that cannot be read is an
  * error naming the flag.
@@ -36,7 +36,7 @@ function randomBelow(limit: number): number {
   }
 }
 
-/** Makes a new random code such as `42-apple-river-stone-quick`. */
+/** Makes a new random code such as `42-apple-cabin-stone-quiet`. */
 export function makeCode(): string {
   const number = String(randomBelow(CODE_NUMBERS)).padStart(2, "0");
   const words = Array.from(
@@ -58,7 +58,7 @@ export function normalizeCode(text: string): string {
   const parts = text.trim().toLowerCase().split(/[\s-]+/).filter((part) =>
     part !== ""
   );
-  const example = "42-apple-river-stone-quick";
+  const example = "42-apple-cabin-stone-quiet";
   if (parts.length !== CODE_WORD_COUNT + 1 || !/^\d{1,2}$/.test(parts[0])) {
     throw new UsageError(
       `--code expects the code the listener printed: a number and ${CODE_WORD_COUNT} words such as ${example}, got ${

@@ -10,6 +10,10 @@ import {
   ProgressBar,
   type ProgressBarFormatter,
 } from "@std/cli/unstable-progress-bar";
+import { TurnedAway } from "./turned_away.ts";
+
+/** How often, at most, turned-away peers are reported (milliseconds). */
+const REJECTION_INTERVAL = 1000;
 
 /** What `--confirm` proved, for the `done` report. */
 export interface ConfirmedDigests {
@@ -74,9 +78,27 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-function formatRate(bytes: number, milliseconds: number): string {
+/**
+ * Formats a rate in the binary units of {@linkcode formatBytes}: `12.5 MiB/s`.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatRate } from "./events.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(formatRate(3 * 1024 * 1024, 2000), "1.5 MiB/s");
+ * ```
+ *
+ * @param bytes Bytes moved.
+ * @param milliseconds In this many milliseconds.
+ * @returns The rate, or `-` before any time has passed.
+ */
+export function formatRate(bytes: number, milliseconds: number): string {
   if (milliseconds <= 0) return "-";
-  return `${(bytes / 1e6 / (milliseconds / 1000)).toFixed(1)} MB/s`;
+  const perSecond = bytes / (milliseconds / 1000);
+  return perSecond < 1024
+    ? `${perSecond.toFixed(1)} B/s`
+    : `${formatBytes(perSecond)}/s`;
 }
 
 /** Reports setup and transfer events on stderr in the chosen style. */
@@ -93,6 +115,8 @@ export class Reporter {
   #bar: ProgressBar | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #started = performance.now();
+  #turnedAway = new TurnedAway();
+  #rejectionTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * @param options Style and destination.
@@ -119,6 +143,12 @@ export class Reporter {
     else this.#write(`listening on ${address}`);
   }
 
+  /** Something the user should know before relying on the run (not with `--quiet`). */
+  warning(message: string): void {
+    if (this.#json) return this.#event("warning", { message });
+    this.#info(`connect: warning: ${message}`);
+  }
+
   /** Something the user should know that is not a problem (not with `--quiet`). */
   note(message: string): void {
     if (this.#json) return this.#event("note", { message });
@@ -126,21 +156,65 @@ export class Reporter {
   }
 
   /** A code was made: the code and the command the counterpart runs. */
-  code(code: string, command: string): void {
-    if (this.#json) return this.#event("code", { code, command });
+  code(
+    code: string,
+    counterpart: { command: string; installed: string; notes: string[] },
+  ): void {
+    if (this.#json) return this.#event("code", { code, ...counterpart });
     this.#write(`code: ${code}`);
-    this.#write("the counterpart runs (tell it only to them):");
-    this.#write(`  ${command}`);
+    this.#write(
+      "the counterpart runs this, then types the code when asked (tell the code only to them):",
+    );
+    this.#write(`  ${counterpart.command}`);
+    this.#write(`  (with connect installed: ${counterpart.installed})`);
+    for (const note of counterpart.notes) this.#write(`  (${note})`);
   }
 
-  /** A peer was turned away; shown even with `--quiet`: someone tried. */
+  /**
+   * A peer was turned away; shown even with `--quiet`: someone tried. The
+   * first one after a quiet second is reported at once, with its reason; the
+   * ones that follow within the second are counted and reported together at
+   * its end (a `rejected` event with `count` and `reasons` with `--json`).
+   */
   rejected(peer: string | undefined, reason: string): void {
-    if (this.#json) return this.#event("rejected", { peer, reason });
-    this.#write(
-      `turned away ${
-        peer ?? "a peer"
-      }: ${reason} (still waiting for the counterpart)`,
-    );
+    if (this.#rejectionTimer !== undefined) {
+      this.#turnedAway.add(reason);
+      return;
+    }
+    if (this.#json) this.#event("rejected", { peer, reason });
+    else {
+      this.#write(
+        `turned away ${
+          peer ?? "a peer"
+        }: ${reason} (still waiting for the counterpart)`,
+      );
+    }
+    this.#armRejectionTimer();
+  }
+
+  #armRejectionTimer(): void {
+    this.#rejectionTimer = setTimeout(() => {
+      this.#rejectionTimer = undefined;
+      if (this.#reportTurnedAway()) this.#armRejectionTimer();
+    }, REJECTION_INTERVAL);
+    Deno.unrefTimer(this.#rejectionTimer);
+  }
+
+  /** Reports the peers counted since the last report; false when none. */
+  #reportTurnedAway(): boolean {
+    const tally = this.#turnedAway;
+    if (tally.count === 0) return false;
+    this.#turnedAway = new TurnedAway();
+    if (this.#json) {
+      this.#event("rejected", { count: tally.count, reasons: tally.byKind() });
+    } else {
+      this.#write(
+        `turned away ${
+          tally.describe(" in the last second")
+        } (still waiting for the counterpart)`,
+      );
+    }
+    return true;
   }
 
   /**
@@ -241,6 +315,11 @@ export class Reporter {
     // clearInterval (~10 ms), at the end of every run without a progress line.
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    if (this.#rejectionTimer !== undefined) {
+      clearTimeout(this.#rejectionTimer);
+      this.#rejectionTimer = undefined;
+      this.#reportTurnedAway();
+    }
     const bar = this.#bar;
     this.#bar = undefined;
     if (bar) await bar.stop();

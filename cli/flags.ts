@@ -33,6 +33,7 @@ const BOOLEAN_FLAGS = [
   "debug",
   "confirm",
   "no-half-close",
+  "force",
 ] as const;
 const VALUE_FLAGS = [
   "host",

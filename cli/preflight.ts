@@ -82,8 +82,14 @@ async function sameFileAs(
   return normalize(sendPath) === normalize(recvPath);
 }
 
+/**
+ * Opens `--recv FILE` without changing it. An existing regular file is
+ * refused unless `force`; a device or a pipe (/dev/null, a FIFO) is taken as
+ * it is.
+ */
 async function openOutput(
   path: string,
+  force: boolean,
 ): Promise<{ file: Deno.FsFile; created: boolean }> {
   return await accessFile("write", "--recv file", path, async () => {
     try {
@@ -93,7 +99,15 @@ async function openOutput(
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       return { file: await Deno.open(path, { write: true }), created: false };
     }
-  }).catch((error) => {
+  }).then(async (opened) => {
+    if (!opened.created && !force && (await opened.file.stat()).isFile) {
+      opened.file.close();
+      throw new UsageError(
+        `--recv "${path}" already exists and was left as it is: give another file name, or add --force to replace it`,
+      );
+    }
+    return opened;
+  }, (error) => {
     if (error instanceof Deno.errors.NotFound) {
       const directory = path.includes("/")
         ? path.slice(0, path.lastIndexOf("/")) || "/"
@@ -112,12 +126,15 @@ async function openOutput(
  *
  * @param send The `--send` path.
  * @param recv The `--recv` path.
+ * @param force Whether `--recv` may replace an existing file (`--force`).
  * @returns The open files; dispose to close them.
- * @throws {UsageError} When both name the same file.
+ * @throws {UsageError} When both name the same file, or `--recv` names an
+ * existing file without `force`.
  */
 export async function prepareFiles(
   send: string | undefined,
   recv: string | undefined,
+  force = false,
 ): Promise<PreparedFiles> {
   let input: Deno.FsFile | undefined;
   let output: Deno.FsFile | undefined;
@@ -142,7 +159,7 @@ export async function prepareFiles(
       expected = inputInfo.isFile ? inputInfo.size : undefined;
     }
     if (recv !== undefined) {
-      ({ file: output, created } = await openOutput(recv));
+      ({ file: output, created } = await openOutput(recv, force));
       if (send !== undefined && inputInfo !== undefined) {
         if (await sameFileAs(send, inputInfo, recv, output)) {
           throw new UsageError(

@@ -39,7 +39,7 @@ import {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const SECRET = "42-apple-river-stone-quick";
+const SECRET = "42-apple-cabin-stone-quiet";
 const OTHER_SECRET = "42-apple-river-stone-quiet";
 
 /** A passive connector on 127.0.0.1 with a bound port. */
@@ -220,7 +220,7 @@ Deno.test("the exchange reproduces the test vector of docs/secret.md", async () 
     Uint8Array.of(0x01, 0x00), // the active side announces --confirm
   );
   const generator = await calculateGenerator(
-    encoder.encode("42-apple-river-stone-quick"),
+    encoder.encode("42-apple-cabin-stone-quiet"),
     CHANNEL,
     sid,
   );

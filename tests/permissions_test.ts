@@ -891,3 +891,20 @@ Deno.test({
     );
   },
 });
+
+Deno.test("explainDenial() advises any port of the host, never the port the system picked, for a listener on port 0", () => {
+  const denial = new Deno.errors.NotCapable(
+    'Requires net access to "127.0.0.1:42777", run again with the --allow-net flag',
+  );
+  const picked = explainDenial([{ name: "net", host: "127.0.0.1:0" }], denial);
+  assertEquals(
+    picked.message,
+    'Requires net access to "127.0.0.1": run with --allow-net=127.0.0.1',
+  );
+  // A fixed port is advised as it is.
+  const fixed = explainDenial(
+    [{ name: "net", host: "127.0.0.1:7000" }],
+    denial,
+  );
+  assertStringIncludes(fixed.message, "--allow-net=127.0.0.1:42777");
+});

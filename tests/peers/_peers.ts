@@ -159,18 +159,21 @@ export function freePort(): number {
   return listener.addr.port;
 }
 
-/** Waits until a TCP port on 127.0.0.1 listens, read from /proc/net/tcp. */
-export async function waitListening(port: number, timeout = 20_000) {
+/** Whether a TCP port on 127.0.0.1 listens, read from /proc/net/tcp. */
+async function listens(port: number): Promise<boolean> {
   const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const table = await Deno.readTextFile("/proc/net/tcp");
+  return table.split("\n").some((line) => {
+    const fields = line.trim().split(/\s+/);
+    return fields[1] === hex && fields[3] === "0A";
+  });
+}
+
+/** Waits until a TCP port on 127.0.0.1 listens, without connecting to it. */
+export async function waitListening(port: number, timeout = 20_000) {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
-    const table = await Deno.readTextFile("/proc/net/tcp");
-    if (
-      table.split("\n").some((line) => {
-        const fields = line.trim().split(/\s+/);
-        return fields[1] === hex && fields[3] === "0A";
-      })
-    ) return;
+    if (await listens(port)) return;
     await sleep(20);
   }
   throw new Error(`nothing listens on 127.0.0.1:${port}`);
