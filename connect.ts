@@ -10,7 +10,7 @@
 import { formatAddr } from "./address.ts";
 import { closeQuietly, raceAbort, SetupScope } from "./_abort.ts";
 import { acceptCounterpart, reportRejected, vetPeer } from "./_accept.ts";
-import { withContext } from "./_errors.ts";
+import { rebuildError, withContext } from "./_errors.ts";
 import {
   type ConnectorMode,
   type ConnectorOptions,
@@ -343,7 +343,8 @@ export class Connector implements Disposable, AsyncDisposable {
     this.#listener = listener;
     this.#listenerOpen = true;
     const addr = listener.addr;
-    this.#endpoint = formatAddr(addr);
+    // Through a relay, the endpoint keeps naming the channel and the relay.
+    if (this.options.relay === undefined) this.#endpoint = formatAddr(addr);
     return addr;
   }
 
@@ -477,7 +478,15 @@ export class Connector implements Disposable, AsyncDisposable {
     } catch (error) {
       closeQuietly(conn);
       if (signal.aborted) throw signal.reason;
-      throw error; // names the peer and what failed
+      // Names the peer and what failed; through a relay, the peer met may
+      // also be another pair's listener that picked the same channel.
+      if (this.options.relay === undefined) throw error;
+      throw rebuildError(
+        error,
+        `${
+          (error as Error).message
+        } (met on ${this.#endpoint}: a wrong code, or another pair used this channel)`,
+      );
     }
     return conn;
   }

@@ -39,3 +39,9 @@ export {
   queryPermissions,
   requestPermissions,
 } from "./permissions.ts";
+export {
+  type RelayOptions,
+  relayToken,
+  relayTransport,
+  type RelayTransportOptions,
+} from "./relay.ts";
