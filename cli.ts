@@ -110,11 +110,15 @@ function counterpartCommand(
   options: CliOptions,
   addr: Deno.Addr,
   code: string,
-  { Connector, permissionFlags }: RunModules["library"],
+  { Connector, formatHostPort, permissionFlags }: RunModules["library"],
 ): string {
   const args = ["connect"];
   let connector: Connector;
-  if (addr.transport === "unix") {
+  const relay = options.connector.relay;
+  if (relay !== undefined) {
+    args.push("--relay", formatHostPort(relay.host, relay.port));
+    connector = new Connector({ relay, secret: code });
+  } else if (addr.transport === "unix") {
     args.push("--unix", addr.path);
     connector = new Connector({ path: addr.path });
   } else {
@@ -256,12 +260,21 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     modules = await loadRunModules();
     if (options.secret === "new-code") {
-      code = modules.code.makeCode();
+      const relay = options.connector.relay;
+      code = modules.code.makeCode({ relay: relay !== undefined });
       options.connector.secret = code;
+      // The code's number is the public channel at the relay.
+      if (relay !== undefined) relay.channel = code.split("-")[0];
     }
     if (options.command === "listen") {
+      const relayed = options.connector.relay !== undefined;
       options.connector.onRejectedPeer = (peer) =>
-        reportRejected(peer.address, peer.reason);
+        reportRejected(
+          relayed
+            ? `a peer through the relay at ${peer.address}`
+            : peer.address,
+          peer.reason,
+        );
     }
     try {
       connector = new modules.library.Connector(options.connector);
@@ -373,9 +386,14 @@ async function run(
       }
       const addr = await connector.listen();
       if (addr.transport === "unix") bound = addr.path;
+      const relay = options.connector.relay;
       reporter.listening(
-        library.formatAddr(addr),
-        addr.transport === "tcp" ? addr.port : undefined,
+        relay === undefined
+          ? library.formatAddr(addr)
+          : `channel ${relay.channel} through the relay at ${
+            library.formatAddr(addr)
+          }`,
+        addr.transport === "tcp" && relay === undefined ? addr.port : undefined,
       );
       if (pairingCode !== undefined) {
         reporter.code(
@@ -386,7 +404,11 @@ async function run(
     }
     conn = await raceSignal(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
-    const peer = describeAddr(conn.remoteAddr, library);
+    const peer = options.connector.relay === undefined
+      ? describeAddr(conn.remoteAddr, library)
+      : `the peer through the relay at ${
+        describeAddr(conn.remoteAddr, library)
+      }`;
     const tls = options.connector.tls !== undefined;
     reporter.connected(
       describeAddr(conn.localAddr, library),

@@ -323,7 +323,7 @@ class DropCounter {
       return;
     }
     if (++this.#quick >= MAX_QUICK_DROPS) {
-      throw new Deno.errors.ConnectionReset(
+      throw new Deno.errors.InvalidData(
         `${this.relay.where} closed the connection ${MAX_QUICK_DROPS} times in a row right after the registration for channel ${this.relay.channel}: is it a magic-wormhole transit relay?`,
       );
     }
