@@ -467,3 +467,73 @@ Deno.test("relay (real): a connector run with only --allow-net=RELAY and its fil
   assertEquals(received.code, 0, received.stderr);
   assertEquals(await sha256File(out), space.sha);
 });
+
+Deno.test("relay (real): two pairs on one channel each end with their own counterpart; a meeting with the other pair fails as a collision, never connects", async () => {
+  await using relay = await startRelay();
+  const channel = "1234";
+  const options = (secret: string) => ({
+    relay: { host: "127.0.0.1", port: relay.port, channel },
+    secret,
+    timeout: 10_000,
+  });
+  const rejected: string[] = [];
+  const passives = ["first pair's passphrase", "second pair's passphrase"].map(
+    (secret) =>
+      new Connector({
+        mode: "passive",
+        ...options(secret),
+        timeout: 60_000,
+        onRejectedPeer: (peer) => rejected.push(peer.reason),
+      }),
+  );
+  try {
+    const waiting = passives.map((passive) => passive.connect());
+    const collisions: string[] = [];
+    const meet = async (secret: string) => {
+      // Each attempt meets one of the two listeners; the wrong one turns it
+      // away. 20 attempts all meeting the wrong one: about 1 in 10⁶.
+      for (let attempt = 1; attempt <= 20; attempt++) {
+        try {
+          return await new Connector(options(secret)).connect();
+        } catch (error) {
+          const message = (error as Error).message;
+          if (!message.includes("another pair used this channel")) throw error;
+          collisions.push(message);
+        }
+      }
+      throw new Error(`never met the right listener: ${collisions.join("; ")}`);
+    };
+    const first = await meet("first pair's passphrase");
+    const second = await meet("second pair's passphrase");
+    const [server1, server2] = await Promise.all(waiting);
+    const encoder = new TextEncoder();
+    await first.write(encoder.encode("one"));
+    await second.write(encoder.encode("two"));
+    const buffer = new Uint8Array(3);
+    for (
+      const [server, expected] of [[server1, "one"], [server2, "two"]] as const
+    ) {
+      let got = "";
+      while (got.length < 3) {
+        const count = await server.read(buffer);
+        assert(count !== null);
+        got += new TextDecoder().decode(buffer.subarray(0, count));
+      }
+      assertEquals(got, expected, "each listener got its own counterpart");
+    }
+    for (const conn of [first, second, server1, server2]) conn.close();
+    assertEquals(
+      rejected.length,
+      collisions.length,
+      "every collision was turned away by a listener; the listeners never took each other",
+    );
+    for (const message of collisions) {
+      assertStringIncludes(
+        message,
+        `met on channel ${channel} through the relay at 127.0.0.1:${relay.port}`,
+      );
+    }
+  } finally {
+    for (const passive of passives) passive.close();
+  }
+});
