@@ -104,6 +104,16 @@ export interface ConnectorOptions {
    */
   confirmDelivery?: boolean;
   /**
+   * With `secret`: encrypt and authenticate the stream after the exchange
+   * with its key (AES-256-GCM records, see {@linkcode EncryptedConn}):
+   * `connect()` then resolves an `EncryptedConn`. Default: `true` with
+   * `secret` and without `tls`; with `tls`, TLS protects the stream.
+   * `false` is the opt-out: the secret only authenticates the peer and the
+   * bytes after the exchange travel as they are. Both sides must agree: a
+   * mismatch fails on both sides, saying what to change.
+   */
+  encrypt?: boolean;
+  /**
    * Passive only: called for each peer turned away (not allowed, failed TLS
    * handshake or secret exchange, too slow), as it happens.
    */
@@ -134,6 +144,7 @@ const OPTION_NAMES = [
   "handshakeTimeout",
   "secret",
   "confirmDelivery",
+  "encrypt",
   "requestPermissions",
   "onRejectedPeer",
   "relay",
@@ -432,6 +443,16 @@ export function parseConnectorOptions(
     if (secretSource === undefined) {
       throw new TypeError(
         'Invalid option "confirmDelivery": it is announced inside the secret exchange, so it needs "secret" (without one, run the CLI with --confirm on both sides)',
+      );
+    }
+  }
+  if (options.encrypt !== undefined) {
+    if (typeof options.encrypt !== "boolean") {
+      throw new TypeError('Invalid option "encrypt": expected a boolean');
+    }
+    if (secretSource === undefined) {
+      throw new TypeError(
+        'Invalid option "encrypt": the stream is encrypted with the key of the secret exchange, so it needs "secret" (or use tls)',
       );
     }
   }

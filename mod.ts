@@ -29,6 +29,12 @@ export * from "./auth.ts";
 export * from "./transport.ts";
 export * from "./address.ts";
 export {
+  type EncryptedByteCounts,
+  EncryptedConn,
+  type EncryptedConnOptions,
+  type EncryptionSession,
+} from "./encrypted.ts";
+export {
   assertPermissionsGranted,
   type ConnectorPermission,
   formatPermissionFlags,
