@@ -434,6 +434,11 @@ export function parseConnectorOptions(
       'Invalid option "relay": it needs "secret": nothing is relayed in clear text (both sides prove the secret and the stream is encrypted with its key)',
     );
   }
+  if (relay !== undefined && options.encrypt === false) {
+    throw new TypeError(
+      'Invalid option "encrypt": false cannot be combined with "relay": nothing is relayed in clear text',
+    );
+  }
   if (options.confirmDelivery !== undefined) {
     if (typeof options.confirmDelivery !== "boolean") {
       throw new TypeError(

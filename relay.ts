@@ -491,6 +491,9 @@ export function relayTransport(
       const registered = await relay.register(new AbortController().signal);
       return new RelayListener(relay, registered);
     },
+    // The relay closes both ends when one side half-closes: each direction
+    // ends with the encrypted stream's end record instead.
+    halfClose: false,
     permissions(): Deno.PermissionDescriptor[] {
       return [{
         name: "net",

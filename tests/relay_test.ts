@@ -409,6 +409,11 @@ Deno.test("relay: the option is checked up front: a secret is required, and noth
     TypeError,
   );
   assertStringIncludes(noSecret.message, "clear text");
+  const clear = assertThrows(
+    () => new Connector({ relay, secret: SECRET, encrypt: false }),
+    TypeError,
+  );
+  assertStringIncludes(clear.message, "nothing is relayed in clear text");
   for (
     const extra of [
       { host: "127.0.0.1" },

@@ -405,7 +405,7 @@ Deno.test("relay (real): a tap between the connector and the relay sees neither 
   assert(seen.length > SIZE, "the whole transfer went through the tap");
   const encoder = new TextEncoder();
   // The registration names the channel's token only.
-  const line = new TextDecoder().decode(seen.subarray(0, 96));
+  const line = new TextDecoder().decode(seen.subarray(0, 104));
   assertMatch(
     line,
     new RegExp(
