@@ -178,4 +178,14 @@ if (import.meta.main) {
       relayed.toFixed(0)
     } | ${(relayed / direct).toFixed(2)} |`,
   );
+  // Each round's relay run against its own direct run: less exposed to
+  // load that drifts over the session.
+  const ratios = times.relay.map((seconds, round) =>
+    times.direct[round] / seconds
+  );
+  console.log(
+    `\nmedian of the per-round ratios (relay / direct): ${
+      median(ratios).toFixed(2)
+    } (${ratios.map((ratio) => ratio.toFixed(2)).join(", ")})`,
+  );
 }
