@@ -537,3 +537,50 @@ Deno.test("relay (real): two pairs on one channel each end with their own counte
     for (const passive of passives) passive.close();
   }
 });
+
+Deno.test("relay (real): --json on both sides: listening and code name the relay, done confirms the bytes, exit 0", async () => {
+  await using relay = await startRelay();
+  await using space = await workspace(MiB);
+  const out = `${space.dir}/out.bin`;
+  const where = `127.0.0.1:${relay.port}`;
+  await using listener = cli([
+    "listen",
+    "--relay",
+    where,
+    "--code",
+    "--recv",
+    out,
+    "--json",
+  ]);
+  const code = await listener.waitForStderr(/"code":"(\d{4}(?:-[a-z]+){4})"/);
+  await using connector = cli([
+    "connect",
+    "--relay",
+    where,
+    "--code",
+    code,
+    "--send",
+    space.data,
+    "--json",
+  ]);
+  const sent = await connector.finished();
+  const received = await listener.finished();
+  assertEquals(sent.code, 0, sent.stderr);
+  assertEquals(received.code, 0, received.stderr);
+  const events = (text: string) =>
+    text.trim().split("\n").map((line) => JSON.parse(line));
+  const listenerEvents = events(received.stderr);
+  assertEquals(listenerEvents[0], {
+    event: "listening",
+    address: `channel ${code.split("-")[0]} through the relay at ${where}`,
+  });
+  assertEquals(listenerEvents[1].event, "code");
+  assertStringIncludes(
+    listenerEvents[1].command,
+    `connect --relay ${where} --code ${code}`,
+  );
+  const done = events(sent.stderr).find((event) => event.event === "done");
+  assertEquals(done?.confirmed, true);
+  assertEquals(done?.sent, MiB);
+  assertEquals(await sha256File(out), space.sha);
+});
