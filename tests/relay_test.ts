@@ -459,3 +459,141 @@ Deno.test("relay: the option is checked up front: a secret is required, and noth
     assertStringIncludes((error as Error).message, text);
   }
 });
+
+/**
+ * A working transit relay in miniature: it pairs the first two
+ * registrations and forwards both ways, with a hook on what goes from the
+ * second side to register (the connector) to the first (the listener).
+ * `tamper` may change a chunk, or return "cut" to close both ends, as the
+ * real relay does when one side closes.
+ */
+function hostileRelay(
+  tamper: (chunk: Uint8Array, offset: number) => Uint8Array | "cut",
+): { port: number } & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tasks: Promise<void>[] = [];
+  const waiting: Deno.Conn[] = [];
+  const forward = async (
+    from: Deno.Conn,
+    to: Deno.Conn,
+    hook: boolean,
+  ) => {
+    const buffer = new Uint8Array(16384);
+    let offset = 0;
+    try {
+      for (let count; (count = await from.read(buffer)) !== null;) {
+        let chunk: Uint8Array = buffer.slice(0, count);
+        if (hook) {
+          const result = tamper(chunk, offset);
+          if (result === "cut") break;
+          chunk = result;
+        }
+        offset += count;
+        for (let sent = 0; sent < chunk.length;) {
+          sent += await to.write(chunk.subarray(sent));
+        }
+      }
+    } catch { /* one side went away */ }
+    for (const conn of [from, to]) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  };
+  const loop = (async () => {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return;
+      }
+      assertMatch((await readLine(conn))!, REGISTRATION);
+      waiting.push(conn);
+      if (waiting.length < 2) continue;
+      const [first, second] = waiting.splice(0, 2);
+      for (const side of [first, second]) {
+        await side.write(encoder.encode("ok\n"));
+      }
+      tasks.push(forward(second, first, true), forward(first, second, false));
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await loop;
+      await Promise.all(tasks);
+      for (const conn of waiting) conn.close();
+    },
+  };
+}
+
+async function pairThrough(port: number) {
+  const options = {
+    relay: relayOption(port),
+    secret: SECRET,
+    timeout: 10_000,
+  };
+  const passive = new Connector({ mode: "passive", ...options });
+  await passive.listen();
+  const [client, server] = await Promise.all([
+    new Connector(options).connect(),
+    passive.connect(),
+  ]);
+  return { client, server };
+}
+
+async function sendAndRead(client: Deno.Conn, server: Deno.Conn) {
+  const data = crypto.getRandomValues(new Uint8Array(65536));
+  const sending = (async () => {
+    try {
+      for (let offset = 0; offset < data.length;) {
+        offset += await client.write(data.subarray(offset));
+      }
+      await client.closeWrite();
+    } catch { /* the relay cut it */ }
+  })();
+  const buffer = new Uint8Array(65536);
+  let received = 0;
+  try {
+    for (let count; (count = await server.read(buffer)) !== null;) {
+      received += count;
+    }
+  } finally {
+    await sending;
+    client.close();
+    server.close();
+  }
+  return received;
+}
+
+Deno.test("relay: a relay that flips one byte of the stream makes the receiver fail with InvalidData, never deliver it", async () => {
+  await using relay = hostileRelay((chunk, offset) => {
+    const at = 10_000 - offset;
+    if (at >= 0 && at < chunk.length) chunk[at] ^= 0x01;
+    return chunk;
+  });
+  const { client, server } = await pairThrough(relay.port);
+  await assertRejects(
+    () => sendAndRead(client, server),
+    Deno.errors.InvalidData,
+  );
+});
+
+Deno.test("relay: a relay that cuts the stream (closing both ends) makes the receiver fail with InvalidData, never a clean end", async () => {
+  await using relay = hostileRelay((chunk, offset) =>
+    offset + chunk.length > 30_000 ? "cut" : chunk
+  );
+  const { client, server } = await pairThrough(relay.port);
+  await assertRejects(
+    () => sendAndRead(client, server),
+    Deno.errors.InvalidData,
+  );
+});
+
+Deno.test("relay: through an honest forwarding relay the same exchange arrives whole (the control of the two tests above)", async () => {
+  await using relay = hostileRelay((chunk) => chunk);
+  const { client, server } = await pairThrough(relay.port);
+  assertEquals(await sendAndRead(client, server), 65536);
+});
