@@ -62,6 +62,8 @@ export interface VetOptions {
   timeout: number;
   /** Announce in the secret exchange that this side confirms delivery. */
   confirmDelivery?: boolean;
+  /** Announce in the secret exchange that this side encrypts the stream. */
+  encrypt?: boolean;
 }
 
 /**
@@ -118,7 +120,7 @@ export async function vetPeer(
     "passive",
     options.secret,
     scope.signal,
-    { confirm: options.confirmDelivery },
+    { confirm: options.confirmDelivery, encrypt: options.encrypt },
   );
 }
 

@@ -24,6 +24,11 @@ import {
   type TransportAddress,
 } from "./transport.ts";
 import type { SecretOption } from "./auth.ts";
+import {
+  parseRelayOption,
+  type RelayOptions,
+  relayTransport,
+} from "./relay.ts";
 
 /** `"active"` connects to the counterpart; `"passive"` waits for it. */
 export type ConnectorMode = "active" | "passive";
@@ -101,12 +106,30 @@ export interface ConnectorOptions {
    */
   confirmDelivery?: boolean;
   /**
+   * With `secret`: encrypt and authenticate the stream after the exchange
+   * with its key (AES-256-GCM records, see {@linkcode EncryptedConn}):
+   * `connect()` then resolves an `EncryptedConn`. Default: `true` with
+   * `secret` and without `tls`; with `tls`, TLS protects the stream.
+   * `false` is the opt-out: the secret only authenticates the peer and the
+   * bytes after the exchange travel as they are. Both sides must agree: a
+   * mismatch fails on both sides, saying what to change.
+   */
+  encrypt?: boolean;
+  /**
    * Passive only: called for each peer turned away (not allowed, failed TLS
    * handshake or secret exchange, too slow), as it happens.
    */
   onRejectedPeer?: (peer: RejectedPeer) => void;
   /** Ask for missing permissions with Deno's prompt instead of failing. */
   requestPermissions?: boolean;
+  /**
+   * Meet the counterpart through a magic-wormhole transit relay instead of
+   * connecting to it or listening on a port (both modes): `{ host, port,
+   * channel }`, where `channel` is public and both sides name the same one.
+   * Requires `secret`; replaces `host`, `port`, `path`, `transport`, `tls`
+   * and `allow`. See docs/relay.md.
+   */
+  relay?: RelayOptions;
 }
 
 const OPTION_NAMES = [
@@ -123,8 +146,10 @@ const OPTION_NAMES = [
   "handshakeTimeout",
   "secret",
   "confirmDelivery",
+  "encrypt",
   "requestPermissions",
   "onRejectedPeer",
+  "relay",
 ] as const;
 const RETRY_NAMES = ["attempts", "delay", "maxDelay"] as const;
 const MAX_TIMER = 2_147_483_647;
@@ -214,6 +239,8 @@ export interface ParsedOptions {
   allow: AllowList | undefined;
   retry: Readonly<Required<RetryOptions>>;
   handshakeTimeout: number;
+  /** The relay and channel, when the sides meet through one. */
+  relay: Readonly<RelayOptions> | undefined;
   /** The options as given, frozen, with secret bytes redacted. */
   options: Readonly<ConnectorOptions>;
 }
@@ -250,7 +277,37 @@ export function parseConnectorOptions(
   let address: TransportAddress;
   let endpoint: string;
 
-  if (options.path !== undefined) {
+  const relay = options.relay === undefined
+    ? undefined
+    : parseRelayOption(options.relay);
+  if (relay !== undefined) {
+    for (
+      const key of [
+        "host",
+        "port",
+        "path",
+        "transport",
+        "tls",
+        "allow",
+      ] as const
+    ) {
+      if (options[key] !== undefined) {
+        throw new TypeError(
+          `Invalid option "${key}": it cannot be combined with "relay" (both sides dial the relay${
+            key === "allow"
+              ? ", so every peer has the relay's address"
+              : key === "tls"
+              ? "; the stream is protected with the secret's key instead"
+              : ""
+          })`,
+        );
+      }
+    }
+    address = { transport: "tcp", hostname: relay.host, port: relay.port };
+    endpoint = `channel ${relay.channel} through the relay at ${
+      formatHostPort(relay.host, relay.port)
+    }`;
+  } else if (options.path !== undefined) {
     if (typeof options.path !== "string" || options.path === "") {
       throw new TypeError(
         'Invalid option "path": expected a unix socket path',
@@ -332,7 +389,16 @@ export function parseConnectorOptions(
     ? DEFAULT_HANDSHAKE_TIMEOUT
     : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");
 
-  const transport = options.transport === undefined
+  const transport = relay !== undefined
+    ? relayTransport({
+      ...relay,
+      // Without a timeout the active side waits at the relay as long as it
+      // would wait for a handshake: the listener should be there already.
+      pairingWait: passive || options.timeout !== undefined
+        ? undefined
+        : handshakeTimeout,
+    })
+    : options.transport === undefined
     ? denoTransport
     : options.transport;
   const needed = passive ? "listen" : "connect";
@@ -362,6 +428,16 @@ export function parseConnectorOptions(
     );
   }
   const secretSource = parseSecretOption(options.secret);
+  if (relay !== undefined && secretSource === undefined) {
+    throw new TypeError(
+      'Invalid option "relay": it needs "secret": nothing is relayed in clear text (both sides prove the secret and the stream is encrypted with its key)',
+    );
+  }
+  if (relay !== undefined && options.encrypt === false) {
+    throw new TypeError(
+      'Invalid option "encrypt": false cannot be combined with "relay": nothing is relayed in clear text',
+    );
+  }
   if (options.confirmDelivery !== undefined) {
     if (typeof options.confirmDelivery !== "boolean") {
       throw new TypeError(
@@ -372,6 +448,16 @@ export function parseConnectorOptions(
       throw new InvalidOptionError(
         "confirmDelivery",
         'it is announced inside the secret exchange, so it needs "secret"',
+      );
+    }
+  }
+  if (options.encrypt !== undefined) {
+    if (typeof options.encrypt !== "boolean") {
+      throw new TypeError('Invalid option "encrypt": expected a boolean');
+    }
+    if (secretSource === undefined) {
+      throw new TypeError(
+        'Invalid option "encrypt": the stream is encrypted with the key of the secret exchange, so it needs "secret" (or use tls)',
       );
     }
   }
@@ -399,6 +485,7 @@ export function parseConnectorOptions(
   const frozen = Object.freeze({
     ...options,
     ...(options.allow ? { allow: Object.freeze([...options.allow]) } : {}),
+    ...(relay ? { relay } : {}),
     // Never keep secret bytes where logging the connector would print them;
     // "[redacted]" is too short to be mistaken for a secret if reused.
     ...(typeof options.secret === "string" ||
@@ -416,6 +503,7 @@ export function parseConnectorOptions(
     allow,
     retry,
     handshakeTimeout,
+    relay,
     options: frozen,
   };
 }

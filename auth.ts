@@ -8,8 +8,8 @@
  * The exchange (version 2; the wire format is in docs/secret.md):
  *
  * 1. the active side sends its **hello**: the version byte `0x02`, a feature
- *    byte (bit 0: it confirms delivery after the data) and a fresh 32-byte
- *    nonce;
+ *    byte (bit 0: it confirms delivery after the data; bit 1: it encrypts the
+ *    stream after the exchange) and a fresh 32-byte nonce;
  * 2. the passive side answers with its own hello and its CPace **share**, a
  *    random multiple of a generator derived from the secret, the protocol
  *    label, both roles and the session id (both nonces and both feature
@@ -80,6 +80,8 @@ const HELLO_LENGTH = 2 + NONCE_LENGTH;
 const NONCE_OFFSET = 2;
 /** Feature bit: this side runs the CLI's delivery confirmation after the data. */
 const FEATURE_CONFIRM = 0x01;
+/** Feature bit: this side encrypts the stream after the exchange (encrypted.ts). */
+const FEATURE_ENCRYPT = 0x02;
 /** Bytes of a confirmation tag (HMAC-SHA-512). */
 const TAG_LENGTH = 64;
 /**
@@ -468,7 +470,9 @@ async function confirmationTags(
   point: Uint8Array,
   activeShare: Uint8Array,
   passiveShare: Uint8Array,
-): Promise<{ active: Uint8Array; passive: Uint8Array }> {
+): Promise<
+  { active: Uint8Array; passive: Uint8Array; sessionKey: Uint8Array }
+> {
   const sessionKey = await cpace.intermediateSessionKey(
     sid,
     point,
@@ -479,7 +483,7 @@ async function confirmationTags(
     cpace.confirmationTag(macKey, activeShare, ROLES.active),
     cpace.confirmationTag(macKey, passiveShare, ROLES.passive),
   ]);
-  return { active, passive };
+  return { active, passive, sessionKey };
 }
 
 /** K = y · peer's share, or an error when the share is invalid or reflected. */
@@ -554,8 +558,16 @@ async function newShare(
   return { scalar, share: cpace.scalarMult(scalar, generator) };
 }
 
+/** What an exchange that succeeded yields. */
+interface Outcome {
+  /** The peer's feature byte. */
+  peerFeatures: number;
+  sessionKey: Uint8Array;
+  sessionId: Uint8Array;
+}
+
 /** The active side: hello; read hello + share; send share + tag; check the tag. */
-async function runActive(side: Side): Promise<number> {
+async function runActive(side: Side): Promise<Outcome> {
   const hello = newHello(side.features);
   await writeAll(side.conn, hello);
   const peerHello = await readHello(side);
@@ -572,11 +584,15 @@ async function runActive(side: Side): Promise<number> {
       `Authentication failed: ${side.other} at ${side.peer} did not prove it holds the same code or secret; check that both sides use the same one`,
     );
   }
-  return peerHello[1];
+  return {
+    peerFeatures: peerHello[1],
+    sessionKey: tags.sessionKey,
+    sessionId: sid,
+  };
 }
 
 /** The passive side: read hello; send hello + share; read share + tag; confirm. */
-async function runPassive(side: Side): Promise<number> {
+async function runPassive(side: Side): Promise<Outcome> {
   const peerHello = await readHello(side);
   const hello = newHello(side.features);
   checkNonces(side, hello, peerHello);
@@ -596,7 +612,11 @@ async function runPassive(side: Side): Promise<number> {
     );
   }
   await writeAll(side.conn, tags.passive);
-  return peerHello[1];
+  return {
+    peerFeatures: peerHello[1],
+    sessionKey: tags.sessionKey,
+    sessionId: sid,
+  };
 }
 
 /** What a side announces in the exchange ({@linkcode authenticate}). */
@@ -606,12 +626,43 @@ export interface AuthenticateOptions {
    * data, and asks the peer to do the same.
    */
   confirm?: boolean;
+  /**
+   * This side encrypts the stream after the exchange
+   * ({@linkcode EncryptedConn}); the peer must announce the same, or the
+   * exchange fails on both sides. Default `false`.
+   */
+  encrypt?: boolean;
 }
 
-/** What the peer announced in the exchange, authenticated. */
+/** What the peer announced in the exchange, authenticated, and the keys. */
 export interface AuthenticationResult {
   /** The peer runs the CLI's delivery confirmation after the data. */
   peerConfirms: boolean;
+  /** Both sides encrypt the stream after the exchange. */
+  encrypted: boolean;
+  /**
+   * CPace's intermediate session key (ISK, 64 bytes), known only to the two
+   * sides: the input of {@linkcode EncryptedConn.create}. Keep it secret.
+   */
+  sessionKey: Uint8Array;
+  /** The exchange's session id (sid): both nonces and both feature bytes. */
+  sessionId: Uint8Array;
+}
+
+/**
+ * Both sides must agree on encryption: checked after the exchange, when each
+ * side knows the other's authenticated feature byte, so both fail alike.
+ */
+function checkEncryption(side: Side, peerFeatures: number): void {
+  const own = (side.features & FEATURE_ENCRYPT) !== 0;
+  const peer = (peerFeatures & FEATURE_ENCRYPT) !== 0;
+  if (own === peer) return;
+  const other = capitalize(side.other);
+  throw new Deno.errors.InvalidData(
+    own
+      ? `${other} at ${side.peer} proved the secret but does not encrypt the stream after it (it runs a @transfer/connect from before encryption, or sets encrypt: false or uses TLS), and this side does: upgrade it, or set encrypt: false on both sides`
+      : `${other} at ${side.peer} proved the secret and encrypts the stream after it, but this side does not (encrypt: false, or TLS): remove encrypt: false on this side, or set it on both sides`,
+  );
 }
 
 /**
@@ -687,14 +738,21 @@ export async function authenticate(
     role,
     secret: new Uint8Array(secret),
     peer,
-    features: options.confirm === true ? FEATURE_CONFIRM : 0,
+    features: (options.confirm === true ? FEATURE_CONFIRM : 0) |
+      (options.encrypt === true ? FEATURE_ENCRYPT : 0),
     cpace: await raceAbort(import("./_cpace.ts"), signal),
     other: role === "active" ? "the listener" : "the peer",
   };
-  const peerFeatures = await raceAbortClosing(
+  const outcome = await raceAbortClosing(
     conn,
     role === "active" ? runActive(side) : runPassive(side),
     signal,
   );
-  return { peerConfirms: (peerFeatures & FEATURE_CONFIRM) !== 0 };
+  checkEncryption(side, outcome.peerFeatures);
+  return {
+    peerConfirms: (outcome.peerFeatures & FEATURE_CONFIRM) !== 0,
+    encrypted: options.encrypt === true,
+    sessionKey: outcome.sessionKey,
+    sessionId: outcome.sessionId,
+  };
 }

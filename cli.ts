@@ -23,8 +23,18 @@ import denoConfig from "./deno.json" with { type: "json" };
 // (with TLS, the PAKE and @std/net), the copy machinery and the progress line
 // are loaded once a command needs them, so that --help and --version start
 // as fast as an empty `deno run`.
-import type { Connector, ConnectorPermission } from "./mod.ts";
-import { type CliOptions, HELP, parseCliArgs, UsageError } from "./cli/args.ts";
+import type {
+  Connector,
+  ConnectorOptions,
+  ConnectorPermission,
+} from "./mod.ts";
+import {
+  checkRelayCode,
+  type CliOptions,
+  HELP,
+  parseCliArgs,
+  UsageError,
+} from "./cli/args.ts";
 import type { ByteSink, ByteSource } from "./cli/copy.ts";
 import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
@@ -228,19 +238,28 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     modules = await loadRunModules();
     if (options.secret === "new-code") {
-      code = modules.code.makeCode();
+      const relay = options.connector.relay;
+      code = modules.code.makeCode({ relay: relay !== undefined });
       options.connector.secret = code;
+      // The code's number is the public channel at the relay.
+      if (relay !== undefined) relay.channel = code.split("-")[0];
     }
     if (options.command === "listen") {
+      const relayed = options.connector.relay !== undefined;
       options.connector.onRejectedPeer = (peer) =>
-        reportRejected(peer.address, peer.reason);
+        reportRejected(
+          relayed
+            ? `a peer through the relay at ${peer.address}`
+            : peer.address,
+          peer.reason,
+        );
     }
     try {
       // The code asked for on the terminal comes in run(); till then, no
       // secret (and so no confirmation to announce).
       connector = new modules.library.Connector(
         options.secret === "prompt-code"
-          ? { ...options.connector, confirmDelivery: undefined }
+          ? withoutTypedCode(options.connector)
           : options.connector,
       );
     } catch (error) {
@@ -352,9 +371,12 @@ async function run(
     );
     if (options.secret === "prompt-code") {
       // After every check that could still fail: nobody types a code in vain.
+      const typed = await modules.prompt.promptForCode();
+      // A relay's channel is the typed code's number.
+      checkRelayCode(options.connector, "code", typed);
       connector = new library.Connector({
         ...options.connector,
-        secret: await modules.prompt.promptForCode(),
+        secret: typed,
       });
     }
     if (stopped.aborted) throw stopped.reason;
@@ -370,21 +392,32 @@ async function run(
       }
       const addr = await connector.listen();
       if (addr.transport === "unix") bound = addr.path;
+      const relay = options.connector.relay;
       reporter.listening(
-        library.formatAddr(addr),
-        addr.transport === "tcp" ? addr.port : undefined,
+        relay === undefined
+          ? library.formatAddr(addr)
+          : `channel ${relay.channel} through the relay at ${
+            library.formatAddr(addr)
+          }`,
+        addr.transport === "tcp" && relay === undefined ? addr.port : undefined,
       );
       if (pairingCode !== undefined) {
         const { counterpartOf } = await import("./cli/counterpart.ts");
         reporter.code(
           pairingCode,
-          counterpartOf(addr, options.connector.tls !== undefined),
+          counterpartOf(
+            addr,
+            options.connector.tls !== undefined,
+            options.connector.relay,
+          ),
         );
       }
     }
     conn = await raceAbort(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
-    const peer = library.formatAddr(conn.remoteAddr);
+    const peer = options.connector.relay === undefined
+      ? library.formatAddr(conn.remoteAddr)
+      : `the peer through the relay at ${library.formatAddr(conn.remoteAddr)}`;
     const tls = options.connector.tls !== undefined;
     if (!tls && options.secret === undefined) {
       // A plain side: a TLS peer or a code listener shows in its first bytes.
@@ -558,6 +591,22 @@ function hasCause(
     current = (current as Error).cause;
   }
   return false;
+}
+
+/**
+ * The connector's options before the code is typed: no secret yet (and so no
+ * confirmation to announce); a relay, which needs one, gets a stand-in with
+ * the same permissions until the typed code replaces it.
+ */
+function withoutTypedCode(options: ConnectorOptions): ConnectorOptions {
+  if (options.relay === undefined) {
+    return { ...options, confirmDelivery: undefined };
+  }
+  return {
+    ...options,
+    secret: "(typed at the prompt)",
+    relay: { ...options.relay, channel: "0000" },
+  };
 }
 
 if (import.meta.main) {

@@ -10,7 +10,7 @@
 import { formatAddr } from "./address.ts";
 import { closeQuietly, raceAbort, SetupScope } from "./_abort.ts";
 import { acceptCounterpart, reportRejected, vetPeer } from "./_accept.ts";
-import { withContext } from "./_errors.ts";
+import { rebuildError, withContext } from "./_errors.ts";
 import { ConnectorUsedError } from "./errors.ts";
 import {
   type ConnectorMode,
@@ -28,7 +28,13 @@ import {
   queryPermissions,
   requestPermissions,
 } from "./permissions.ts";
-import { authenticate, resolveSecret, type SecretSource } from "./auth.ts";
+import {
+  authenticate,
+  type AuthenticationResult,
+  resolveSecret,
+  type SecretSource,
+} from "./auth.ts";
+import { EncryptedConn } from "./encrypted.ts";
 import { resolveTlsMaterial, type TlsOptions } from "./tls.ts";
 import {
   dialWithCertificate,
@@ -97,6 +103,7 @@ export class Connector implements Disposable, AsyncDisposable {
   #closed = new AbortController();
   #rejectedPeers = 0;
   #peerConfirmsDelivery = false;
+  #encrypt: boolean;
   #descriptorShortages = 0;
   #onRejectedPeer: ((peer: RejectedPeer) => void) | undefined;
 
@@ -121,6 +128,8 @@ export class Connector implements Disposable, AsyncDisposable {
     this.#retry = parsed.retry;
     this.#handshakeTimeout = parsed.handshakeTimeout;
     this.#onRejectedPeer = options.onRejectedPeer;
+    this.#encrypt = parsed.secretSource !== undefined &&
+      (options.encrypt ?? parsed.tls === undefined);
     this.permissions = Object.freeze(connectorPermissions(parsed));
   }
 
@@ -344,7 +353,8 @@ export class Connector implements Disposable, AsyncDisposable {
     this.#listener = listener;
     this.#listenerOpen = true;
     const addr = listener.addr;
-    this.#endpoint = formatAddr(addr);
+    // Through a relay, the endpoint keeps naming the channel and the relay.
+    if (this.options.relay === undefined) this.#endpoint = formatAddr(addr);
     return addr;
   }
 
@@ -479,14 +489,35 @@ export class Connector implements Disposable, AsyncDisposable {
     try {
       const result = await authenticate(conn, "active", secret, signal, {
         confirm: this.options.confirmDelivery,
+        encrypt: this.#encrypt,
       });
       this.#peerConfirmsDelivery = result.peerConfirms;
+      return await this.#protect(conn, "active", result);
     } catch (error) {
       closeQuietly(conn);
       if (signal.aborted) throw signal.reason;
-      throw error; // names the peer and what failed
+      // Names the peer and what failed; through a relay, the peer met may
+      // also be another pair's listener that picked the same channel.
+      if (this.options.relay === undefined) throw error;
+      throw rebuildError(
+        error,
+        `${
+          (error as Error).message
+        } (met on ${this.#endpoint}: a wrong code, or another pair used this channel)`,
+      );
     }
-    return conn;
+  }
+
+  /** The encrypted stream over `conn` when the exchange agreed on it. */
+  async #protect(
+    conn: Deno.Conn,
+    role: "active" | "passive",
+    result: AuthenticationResult,
+  ): Promise<Deno.Conn> {
+    if (!result.encrypted) return conn;
+    return await EncryptedConn.create(conn, { role, ...result }, {
+      halfClose: this.#transport.halfClose !== false,
+    });
   }
 
   #dial(
@@ -537,7 +568,8 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     const tls = this.#tls !== undefined;
     const confirmDelivery = this.options.confirmDelivery;
-    const announced = new WeakMap<Deno.Conn, boolean>();
+    const announced = new WeakMap<Deno.Conn, AuthenticationResult>();
+    const encrypt = this.#encrypt;
     const counterpart = await acceptCounterpart({
       listener: this.#listener!,
       signal,
@@ -546,11 +578,17 @@ export class Connector implements Disposable, AsyncDisposable {
         ? async (conn, signal, onProgress) => {
           const result = await vetPeer(
             conn,
-            { tls, secret, timeout: this.#handshakeTimeout, confirmDelivery },
+            {
+              tls,
+              secret,
+              timeout: this.#handshakeTimeout,
+              confirmDelivery,
+              encrypt,
+            },
             signal,
             onProgress,
           );
-          announced.set(conn, result?.peerConfirms ?? false);
+          if (result !== undefined) announced.set(conn, result);
         }
         : undefined,
       handshakeTimeout: this.#handshakeTimeout,
@@ -560,8 +598,15 @@ export class Connector implements Disposable, AsyncDisposable {
       acceptError: (error) =>
         this.#fail(error, `Cannot accept on ${this.#endpoint}`),
     });
-    this.#peerConfirmsDelivery = announced.get(counterpart) ?? false;
-    return counterpart;
+    const result = announced.get(counterpart);
+    if (result === undefined) return counterpart;
+    this.#peerConfirmsDelivery = result.peerConfirms;
+    try {
+      return await this.#protect(counterpart, "passive", result);
+    } catch (error) {
+      closeQuietly(counterpart);
+      throw error;
+    }
   }
 
   /** Counts a peer turned away and tells `onRejectedPeer`. */

@@ -65,6 +65,12 @@ export {
   QueueFullError,
 } from "./errors.ts";
 export {
+  type EncryptedByteCounts,
+  EncryptedConn,
+  type EncryptedConnOptions,
+  type EncryptionSession,
+} from "./encrypted.ts";
+export {
   assertPermissionsGranted,
   type ConnectorPermission,
   formatPermissionFlags,
@@ -73,3 +79,9 @@ export {
   queryPermissions,
   requestPermissions,
 } from "./permissions.ts";
+export {
+  type RelayOptions,
+  relayToken,
+  relayTransport,
+  type RelayTransportOptions,
+} from "./relay.ts";

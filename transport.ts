@@ -34,6 +34,14 @@ export interface ConnectorTransport {
     address: TransportAddress,
     mode: "active" | "passive",
   ): Deno.PermissionDescriptor[];
+  /**
+   * `false` when the far end closes both directions as soon as one side
+   * half-closes (magic-wormhole's transit relay): the encrypted stream then
+   * ends a direction with its end record alone and keeps the socket open
+   * until `close()` ({@linkcode EncryptedConnOptions.halfClose}). Default
+   * `true`.
+   */
+  halfClose?: boolean;
 }
 
 /** Milliseconds a dial may still complete after its abort (see below). */

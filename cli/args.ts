@@ -46,11 +46,15 @@ Usage:
   connect listen [PORT] [options]       accept exactly one peer (PORT 0 or none:
                                         the system picks; the real port is printed)
   connect connect --unix PATH | listen --unix PATH
+  connect connect --relay HOST:PORT --code CODE | listen --relay HOST:PORT --code
 
 Setup:
   --host ADDR          listen: bind this address (default 0.0.0.0, all IPv4)
   --allow ADDR|CIDR    listen: admit only these peers (repeatable)
   --unix PATH          a unix socket instead of HOST and PORT
+  --relay HOST:PORT    meet through a magic-wormhole transit relay instead (both
+                       sides dial out; needs --code; no HOST PORT operands, and
+                       listen takes no PORT): see docs/relay.md
   --timeout SECONDS    give up setting up the connection after SECONDS
   --retry N            connect: retry a refused connection N times
   --wait SECONDS       connect: keep retrying until the listener is up, for up
@@ -115,6 +119,7 @@ Examples:
   echo hello | connect connect 127.0.0.1 9000 --wait 10
   connect listen 9000 --code                       # only the counterpart gets in
   connect host.example 9000 --code --recv f        # it types the code when asked
+  connect listen --relay relay.example:4001 --code --recv f   # behind NAT
   connect connect host 9000 --send f --permissions # the deno run flags it needs
 `;
 
@@ -146,6 +151,44 @@ function parseCommand(positionals: string[]): {
     );
   }
   return { command, operands };
+}
+
+/**
+ * A code names its relay channel by its number: `--relay` needs `--code`,
+ * whose number (4 digits) becomes the channel; a 4-digit code is for
+ * `--relay` only. `listen --code` gets its channel when the code is made.
+ */
+export function checkRelayCode(
+  connector: ConnectorOptions,
+  secret: SecretChoice | undefined,
+  option: unknown,
+): void {
+  const number = secret === "code" ? String(option).split("-")[0] : undefined;
+  if (connector.relay === undefined) {
+    if (number !== undefined && number.length > 2) {
+      throw new UsageError(
+        `the code ${
+          JSON.stringify(option)
+        } was made for a relay (its number is a relay channel): add --relay HOST:PORT, as the listener printed`,
+      );
+    }
+    return;
+  }
+  if (secret !== "code" && secret !== "new-code" && secret !== "prompt-code") {
+    throw new UsageError(
+      "--relay needs --code: the code's number is the public channel at the relay and its words the secret (nothing is relayed in clear text)",
+    );
+  }
+  if (number !== undefined) {
+    if (number.length !== 4) {
+      throw new UsageError(
+        `--relay: the code ${
+          JSON.stringify(option)
+        } has no relay channel in front (4 digits, such as 4711-apple-cabin-stone-quiet): use the code that "listen --relay" printed`,
+      );
+    }
+    connector.relay.channel = number;
+  }
 }
 
 /**
@@ -190,6 +233,7 @@ export function parseCliArgs(args: readonly string[]): CliOptions {
   if (tls !== undefined) connector.tls = tls;
   const { secret, flag, option } = parseSecretFlags(flags, passive);
   if (option !== undefined) connector.secret = option;
+  checkRelayCode(connector, secret, option);
   // Two CLIs with a secret confirm delivery: each announces it inside the
   // authenticated exchange, and runs it when the peer announced it too.
   if (secret !== undefined) connector.confirmDelivery = true;

@@ -112,6 +112,40 @@ function parseConnectAddress(operands: string[]) {
   };
 }
 
+/**
+ * `--relay HOST:PORT` (an IPv6 address in brackets): both commands meet
+ * there, so neither takes HOST or PORT operands. The channel comes from the
+ * code (see args.ts).
+ */
+function parseRelay(flags: Flags, operands: string[], relay: string) {
+  if (operands.length > 0) {
+    throw new UsageError(
+      `--relay replaces HOST and PORT (both sides dial the relay); unexpected ${
+        JSON.stringify(operands[0])
+      }`,
+    );
+  }
+  for (const name of ["unix", "host", "allow", "tls"] as const) {
+    if (flags.given(name)) {
+      throw new UsageError(`--${name} cannot be combined with --relay`);
+    }
+  }
+  const match = /^(.+):(\d{1,5})$/.exec(relay);
+  const host = match?.[1];
+  if (
+    host === undefined || host.includes(":") && !host.startsWith("[") ||
+    Number(match![2]) < 1 || Number(match![2]) > 65535
+  ) {
+    throw new UsageError(
+      `--relay expects the relay's HOST:PORT such as relay.example:4001 or [::1]:4001, got ${
+        JSON.stringify(relay)
+      }`,
+    );
+  }
+  checkHost(host, "--relay host");
+  return { relay: { host, port: Number(match![2]), channel: "" } };
+}
+
 /** `--timeout`, `--wait` and `--retry` as the connector's timeout and retry. */
 function parseTiming(flags: Flags): ConnectorOptions {
   const timeout = flags.value("timeout");
@@ -157,7 +191,10 @@ export function parseEndpoint(
 ): ConnectorOptions {
   checkCommandFlags(flags, passive);
   const unix = flags.value("unix");
-  const address = unix !== undefined
+  const relay = flags.value("relay");
+  const address = relay !== undefined
+    ? parseRelay(flags, operands, relay)
+    : unix !== undefined
     ? parseUnix(flags, operands, unix)
     : passive
     ? parseListenAddress(flags, operands)

@@ -11,6 +11,10 @@
  * ≈ 4.9e-8, below one in a million; and the listener, which accepts one
  * counterpart, reports each attempt as it happens.
  *
+ * A code for `--relay` has four digits, 1000 to 9999: the number is the
+ * public channel at the relay, the four words (44 bits) are the secret part
+ * (docs/relay.md).
+ *
  * @module
  */
 import type { ConnectorOptions } from "../mod.ts";
@@ -21,6 +25,8 @@ import { UsageError } from "./flags.ts";
 const CODE_WORD_COUNT = 4;
 /** The number in front of a code: 00 to 99. */
 const CODE_NUMBERS = 100;
+/** The number in front of a code for `--relay` (its channel): 1000 to 9999. */
+export const RELAY_CHANNELS = { first: 1000, count: 9000 } as const;
 
 /** The entropy of a code in bits: log2(100 × 2048⁴). */
 export const CODE_BITS: number = Math.log2(CODE_NUMBERS) +
@@ -36,9 +42,14 @@ function randomBelow(limit: number): number {
   }
 }
 
-/** Makes a new random code such as `42-apple-cabin-stone-quiet`. */
-export function makeCode(): string {
-  const number = String(randomBelow(CODE_NUMBERS)).padStart(2, "0");
+/**
+ * Makes a new random code such as `42-apple-cabin-stone-quiet`; for a relay
+ * (`{ relay: true }`), with a channel number such as `4711-apple-cabin-stone-quiet`.
+ */
+export function makeCode(options: { relay?: boolean } = {}): string {
+  const number = options.relay
+    ? String(RELAY_CHANNELS.first + randomBelow(RELAY_CHANNELS.count))
+    : String(randomBelow(CODE_NUMBERS)).padStart(2, "0");
   const words = Array.from(
     { length: CODE_WORD_COUNT },
     () => CODE_WORDS[randomBelow(CODE_WORDS.length)],
@@ -59,7 +70,8 @@ export function normalizeCode(text: string): string {
     part !== ""
   );
   const example = "42-apple-cabin-stone-quiet";
-  if (parts.length !== CODE_WORD_COUNT + 1 || !/^\d{1,2}$/.test(parts[0])) {
+  // Up to 4 digits: a code for --relay has its channel number in front.
+  if (parts.length !== CODE_WORD_COUNT + 1 || !/^\d{1,4}$/.test(parts[0])) {
     throw new UsageError(
       `--code expects the code the listener printed: a number and ${CODE_WORD_COUNT} words such as ${example}, got ${
         JSON.stringify(text)

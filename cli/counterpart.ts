@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Connector, permissionFlags } from "../mod.ts";
+import { Connector, formatHostPort, permissionFlags } from "../mod.ts";
 import { shellQuote } from "./shell.ts";
 
 /** What the listener prints for its counterpart. */
@@ -92,24 +92,39 @@ function commandFor(
   };
 }
 
+/** The command for a counterpart that `connector` describes, with no notes. */
+function commandAt(connector: Connector, endpoint: string[]): Counterpart {
+  const flags = permissionFlags(connector.permissions);
+  const operands = ["connect", ...endpoint, "--code"];
+  return {
+    command: ["deno", "run", ...flags, ...invocation(), ...operands]
+      .map(shellQuote).join(" "),
+    installed: operands.map(shellQuote).join(" "),
+    notes: [],
+  };
+}
+
 /**
  * The counterpart's command for a listener bound to `addr`.
  *
  * @param addr The bound address.
  * @param tls Whether the listener uses TLS.
+ * @param relay The relay both sides meet at, if any.
  */
-export function counterpartOf(addr: Deno.Addr, tls: boolean): Counterpart {
-  if (addr.transport === "unix" || addr.transport === "unixpacket") {
-    const flags = permissionFlags(
-      new Connector({ path: addr.path }).permissions,
+export function counterpartOf(
+  addr: Deno.Addr,
+  tls: boolean,
+  relay?: { host: string; port: number },
+): Counterpart {
+  if (relay !== undefined) {
+    const { host, port } = relay;
+    return commandAt(
+      new Connector({ relay: { host, port, channel: "0000" }, secret: "-" }),
+      ["--relay", formatHostPort(host, port)],
     );
-    const operands = ["connect", "--unix", addr.path, "--code"];
-    return {
-      command: ["deno", "run", ...flags, ...invocation(), ...operands]
-        .map(shellQuote).join(" "),
-      installed: ["connect", ...operands].map(shellQuote).join(" "),
-      notes: [],
-    };
+  }
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    return commandAt(new Connector({ path: addr.path }), ["--unix", addr.path]);
   }
   const { hostname, port } = addr as Deno.NetAddr;
   const [first, ...others] = listenerAddresses(hostname);

@@ -180,7 +180,7 @@ async function tags(
   point: Uint8Array,
   activeShare: Uint8Array,
   passiveShare: Uint8Array,
-): Promise<{ active: Uint8Array; passive: Uint8Array }> {
+): Promise<{ active: Uint8Array; passive: Uint8Array; isk: Uint8Array }> {
   const isk = await intermediateSessionKey(
     sid,
     point,
@@ -190,7 +190,51 @@ async function tags(
   return {
     active: await confirmationTag(macKey, activeShare, ROLE.active),
     passive: await confirmationTag(macKey, passiveShare, ROLE.passive),
+    isk,
   };
+}
+
+/** Feature bit 1 of docs/secret.md: the side encrypts the stream. */
+const ENCRYPT = 0x02;
+
+/**
+ * A data record as docs/secret.md describes it, built with WebCrypto here
+ * (not with _records.ts): the first record of `direction`.
+ */
+async function docsRecord(
+  isk: Uint8Array,
+  sid: Uint8Array,
+  direction: "active to passive" | "passive to active",
+  plaintext: Uint8Array,
+): Promise<Uint8Array> {
+  const base = await crypto.subtle.importKey(
+    "raw",
+    new Uint8Array(isk),
+    "HKDF",
+    false,
+    ["deriveBits"],
+  );
+  const info = concat(
+    encoder.encode(`@transfer/connect records ${direction}`),
+    new Uint8Array(4), // epoch 0
+  );
+  const raw = await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(sid), info },
+    base,
+    256,
+  );
+  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
+    "encrypt",
+  ]);
+  const header = new Uint8Array(5); // type 0: data
+  new DataView(header.buffer).setUint32(1, plaintext.length + 16);
+  const iv = new Uint8Array(12); // record number 0
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: header },
+    key,
+    new Uint8Array(plaintext),
+  );
+  return concat(header, new Uint8Array(sealed));
 }
 
 function hex(bytes: Uint8Array): string {
@@ -312,12 +356,12 @@ Deno.test("Connector with a secret leaves application data written right after t
   }
 });
 
-Deno.test("Connector in passive mode interoperates with a peer written from the docs that sends its share, tag and data in one write", async () => {
+Deno.test("Connector in passive mode interoperates with a peer written from the docs that sends its share, tag and an encrypted record in one write", async () => {
   const { passive, port } = await listening();
   await using _ = passive;
   const waiting = passive.connect();
   using peer = await Deno.connect({ hostname: "127.0.0.1", port });
-  const own = hello();
+  const own = hello(2, ENCRYPT);
   await writeAll(peer, own);
   const theirs = await readExactly(peer, HELLO + SHARE);
   assertEquals(theirs[0], 2, "version byte");
@@ -326,10 +370,13 @@ Deno.test("Connector in passive mode interoperates with a peer written from the 
   const passiveShare = theirs.subarray(HELLO);
   const point = scalarMultVerify(mine.scalar, passiveShare)!;
   const expected = await tags(sid, point, mine.share, passiveShare);
-  await writeAll(
-    peer,
-    concat(mine.share, expected.active, encoder.encode("data!")),
+  const record = await docsRecord(
+    expected.isk,
+    sid,
+    "active to passive",
+    encoder.encode("data!"),
   );
+  await writeAll(peer, concat(mine.share, expected.active, record));
   assertEquals(
     await readExactly(peer, TAG),
     expected.passive,
@@ -340,13 +387,13 @@ Deno.test("Connector in passive mode interoperates with a peer written from the 
   assertEquals(passive.rejectedPeers, 0);
 });
 
-Deno.test("Connector in active mode interoperates with a listener written from the docs that sends its tag and data in one write", async () => {
+Deno.test("Connector in active mode interoperates with a listener written from the docs that sends its tag and an encrypted record in one write", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connecting = active(listener.addr.port).connect();
   using peer = await listener.accept();
   const theirs = await readExactly(peer, HELLO);
   assertEquals(theirs[0], 2, "version byte");
-  const own = hello();
+  const own = hello(2, ENCRYPT);
   const sid = sessionId(theirs, own);
   const mine = await share(SECRET, sid);
   await writeAll(peer, concat(own, mine.share));
@@ -355,7 +402,13 @@ Deno.test("Connector in active mode interoperates with a listener written from t
   const point = scalarMultVerify(mine.scalar, activeShare)!;
   const expected = await tags(sid, point, activeShare, mine.share);
   assertEquals(answer.subarray(SHARE), expected.active, "the active tag");
-  await writeAll(peer, concat(expected.passive, encoder.encode("data!")));
+  const record = await docsRecord(
+    expected.isk,
+    sid,
+    "passive to active",
+    encoder.encode("data!"),
+  );
+  await writeAll(peer, concat(expected.passive, record));
   using client = await connecting;
   assertEquals(decoder.decode(await readExactly(client, 5)), "data!");
 });

@@ -15,6 +15,7 @@ Deno.test("mod.ts exports exactly the documented values, none of the internal he
     "AuthenticationError",
     "Connector",
     "ConnectorUsedError",
+    "EncryptedConn",
     "InvalidOptionError",
     "MAX_SECRET_FILE_SIZE",
     "NotAllowedError",
@@ -29,6 +30,8 @@ Deno.test("mod.ts exports exactly the documented values, none of the internal he
     "permissionFlags",
     "queryPermissions",
     "readTlsFiles",
+    "relayToken",
+    "relayTransport",
     "requestPermissions",
   ]);
 });

@@ -1,0 +1,500 @@
+/**
+ * The encrypted stream: a `Deno.Conn` over a `Deno.Conn` that carries the
+ * bytes in AES-256-GCM records keyed by the CPace exchange
+ * ({@linkcode authenticate}). A {@linkcode Connector} with a `secret` (and no
+ * `tls`) returns one. Every record is checked before a byte of it is handed
+ * out: an altered, replayed, reordered or dropped record, or a stream that
+ * ends without the peer's authenticated end record, fails with
+ * `Deno.errors.InvalidData`. The record format is in docs/secret.md.
+ *
+ * @module
+ */
+import { formatAddr } from "./address.ts";
+import {
+  DirectionKeys,
+  HEADER_LENGTH,
+  MAX_CIPHERTEXT,
+  MAX_PLAINTEXT,
+  MAX_RECORDS,
+  openRecord,
+  RECORD_DATA,
+  RECORD_END,
+  recordHeader,
+  RECORDS_PER_KEY,
+  sealRecord,
+  TAG_LENGTH,
+} from "./_records.ts";
+
+/** What both sides share after the exchange ({@linkcode AuthenticationResult}). */
+export interface EncryptionSession {
+  /** This side's role in the exchange. */
+  role: "active" | "passive";
+  /** CPace's intermediate session key (ISK). */
+  sessionKey: Uint8Array;
+  /** The exchange's session id (sid). */
+  sessionId: Uint8Array;
+}
+
+/** Options of {@linkcode EncryptedConn.create}. */
+export interface EncryptedConnOptions {
+  /**
+   * `true` (default): `closeWrite()` sends the end record, then half-closes
+   * the socket. `false`: `closeWrite()` sends the end record only and the
+   * socket stays open both ways until `close()`; for a path that closes both
+   * directions on a half-close, such as magic-wormhole's transit relay.
+   */
+  halfClose?: boolean;
+}
+
+/** Bytes of application data an {@linkcode EncryptedConn} wrote and read. */
+export interface EncryptedByteCounts {
+  /** Bytes written (all of them sealed and handed to the socket). */
+  written: number;
+  /** Bytes read (all of them checked). */
+  read: number;
+}
+
+/** Writes all of `bytes`. */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+/** Builds a conn with another epoch length (tests of the key rotation). */
+let createEncryptedConn: (
+  conn: Deno.Conn,
+  session: EncryptionSession,
+  options: EncryptedConnOptions,
+  recordsPerKey: number,
+) => Promise<EncryptedConn>;
+
+/** Below this many bytes the header and the ciphertext go in one write. */
+const JOIN_BELOW = 64 * 1024;
+
+/**
+ * A `Deno.Conn` whose bytes travel encrypted and authenticated, in records
+ * (AES-256-GCM, a key per direction derived from the CPace session key, the
+ * record number as nonce). `closeWrite()` sends an authenticated end record:
+ * the peer's `read()` returns `null` only after it, so a cut connection is
+ * never mistaken for a clean end.
+ *
+ * @example Both sides on loopback, after the secret exchange
+ * ```ts
+ * import { authenticate, EncryptedConn } from "@transfer/connect";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const secret = new TextEncoder().encode("42-apple-cabin-stone-quiet");
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const signal = AbortSignal.timeout(5_000);
+ * const [client, server] = await Promise.all([
+ *   Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+ *   listener.accept(),
+ * ]);
+ * const [a, p] = await Promise.all([
+ *   authenticate(client, "active", secret, signal, { encrypt: true }),
+ *   authenticate(server, "passive", secret, signal, { encrypt: true }),
+ * ]);
+ * using sender = await EncryptedConn.create(client, { role: "active", ...a });
+ * using receiver = await EncryptedConn.create(server, { role: "passive", ...p });
+ *
+ * await sender.write(new TextEncoder().encode("hi"));
+ * await sender.closeWrite(); // the end record
+ * const buffer = new Uint8Array(8);
+ * assertEquals(await receiver.read(buffer), 2);
+ * assertEquals(await receiver.read(buffer), null); // after the end record only
+ * ```
+ */
+export class EncryptedConn implements Deno.Conn {
+  #conn: Deno.Conn;
+  #halfClose: boolean;
+  #sendKeys: DirectionKeys;
+  #receiveKeys: DirectionKeys;
+  #sent = 0;
+  #received = 0;
+  #writing: Promise<void> = Promise.resolve();
+  #writeEnded = false;
+  #closingWrite: Promise<void> | undefined;
+  #plain: Uint8Array = new Uint8Array(0);
+  #readEnded = false;
+  #readError: unknown;
+  #closed = false;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+  #counters: EncryptedByteCounts = { written: 0, read: 0 };
+
+  private constructor(
+    conn: Deno.Conn,
+    session: EncryptionSession,
+    options: EncryptedConnOptions,
+    recordsPerKey: number,
+  ) {
+    this.#conn = conn;
+    this.#halfClose = options.halfClose ?? true;
+    const { sessionKey, sessionId } = session;
+    const out = session.role === "active"
+      ? "active to passive"
+      : "passive to active";
+    const back = session.role === "active"
+      ? "passive to active"
+      : "active to passive";
+    this.#sendKeys = new DirectionKeys(
+      sessionKey,
+      sessionId,
+      out,
+      recordsPerKey,
+    );
+    this.#receiveKeys = new DirectionKeys(
+      sessionKey,
+      sessionId,
+      back,
+      recordsPerKey,
+    );
+  }
+
+  /**
+   * Wraps `conn`, right after the secret exchange, in the record layer keyed
+   * by `session`. The first key of each direction is derived before it
+   * resolves.
+   *
+   * @param conn The connection the exchange ran on; the new conn owns it.
+   * @param session This side's role and what {@linkcode authenticate}
+   * returned.
+   * @param options `halfClose` (see {@linkcode EncryptedConnOptions}).
+   * @returns The encrypted connection.
+   * @throws {TypeError} On a role other than `"active"` or `"passive"`, or
+   * session keys that are not byte arrays.
+   */
+  static async create(
+    conn: Deno.Conn,
+    session: EncryptionSession,
+    options: EncryptedConnOptions = {},
+  ): Promise<EncryptedConn> {
+    return await createEncryptedConn(conn, session, options, RECORDS_PER_KEY);
+  }
+
+  static {
+    createEncryptedConn = async (conn, session, options, recordsPerKey) => {
+      checkSession(session);
+      if (
+        options.halfClose !== undefined &&
+        typeof options.halfClose !== "boolean"
+      ) {
+        throw new TypeError('Invalid option "halfClose": expected a boolean');
+      }
+      const encrypted = new EncryptedConn(
+        conn,
+        session,
+        options,
+        recordsPerKey,
+      );
+      await Promise.all([
+        encrypted.#sendKeys.keyFor(0),
+        encrypted.#receiveKeys.keyFor(0),
+      ]);
+      return encrypted;
+    };
+  }
+
+  /** The local address of the connection underneath. */
+  get localAddr(): Deno.Addr {
+    return this.#conn.localAddr;
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): Deno.Addr {
+    return this.#conn.remoteAddr;
+  }
+
+  /** Bytes of application data written and read so far (after checks). */
+  get bytes(): Readonly<EncryptedByteCounts> {
+    return { ...this.#counters };
+  }
+
+  #peer(): string {
+    try {
+      return formatAddr(this.#conn.remoteAddr);
+    } catch {
+      return "the peer";
+    }
+  }
+
+  /** Queues one record; resolves when it is written to the socket. */
+  #send(type: number, plaintext: Uint8Array): Promise<void> {
+    const counter = this.#sent++;
+    if (counter >= MAX_RECORDS) {
+      return Promise.reject(
+        new RangeError(
+          `The encrypted stream to ${this.#peer()} reached its limit of 2^48 records: open a new connection`,
+        ),
+      );
+    }
+    const header = recordHeader(type, plaintext.length);
+    const sealing = this.#sendKeys.keyFor(counter).then((key) =>
+      sealRecord(key, counter, header, plaintext)
+    );
+    const previous = this.#writing;
+    const writing = (async () => {
+      const ciphertext = await sealing;
+      await previous; // records leave in their order; a failure stops the rest
+      if (ciphertext.length < JOIN_BELOW) {
+        const record = new Uint8Array(HEADER_LENGTH + ciphertext.length);
+        record.set(header);
+        record.set(ciphertext, HEADER_LENGTH);
+        await writeAll(this.#conn, record);
+      } else {
+        await writeAll(this.#conn, header);
+        await writeAll(this.#conn, ciphertext);
+      }
+    })();
+    sealing.catch(() => {});
+    writing.catch(() => {});
+    this.#writing = writing;
+    return writing;
+  }
+
+  /**
+   * Encrypts `p` into records (at most 1 MiB of it each) and writes them.
+   *
+   * @param p The bytes to send.
+   * @returns `p.length`, once every record of it is written.
+   * @throws {Deno.errors.BrokenPipe} After `closeWrite()`.
+   */
+  async write(p: Uint8Array): Promise<number> {
+    if (this.#writeEnded) {
+      throw new Deno.errors.BrokenPipe(
+        `Cannot write to ${this.#peer()}: closeWrite() already ended this side of the encrypted stream`,
+      );
+    }
+    if (p.length === 0) return 0;
+    let last: Promise<void> = Promise.resolve();
+    for (let offset = 0; offset < p.length; offset += MAX_PLAINTEXT) {
+      last = this.#send(
+        RECORD_DATA,
+        p.subarray(offset, Math.min(p.length, offset + MAX_PLAINTEXT)),
+      );
+    }
+    await last;
+    this.#counters.written += p.length;
+    return p.length;
+  }
+
+  /**
+   * Ends this direction: sends the authenticated end record after every
+   * pending write, then (with `halfClose`, the default) half-closes the
+   * socket. Later calls return the same promise.
+   *
+   * @returns When the end record is written.
+   */
+  closeWrite(): Promise<void> {
+    if (this.#closingWrite === undefined) {
+      this.#writeEnded = true;
+      this.#closingWrite = this.#send(RECORD_END, new Uint8Array(0)).then(
+        () => this.#halfClose ? this.#conn.closeWrite() : undefined,
+      );
+    }
+    return this.#closingWrite;
+  }
+
+  #altered(what: string, cause?: unknown): Deno.errors.InvalidData {
+    return new Deno.errors.InvalidData(
+      `The data from ${this.#peer()} was altered in transit: ${what} (the ${this.#counters.read} bytes before it were checked and delivered; nothing after)`,
+      { cause },
+    );
+  }
+
+  #truncated(where: string, cause?: unknown): Deno.errors.InvalidData {
+    return new Deno.errors.InvalidData(
+      `The data from ${this.#peer()} was truncated: the connection ended ${where} without the peer's authenticated end record (the ${this.#counters.read} bytes before it were checked and delivered)`,
+      { cause },
+    );
+  }
+
+  /**
+   * Fills `buffer`; false when the stream ends before its first byte at a
+   * record `boundary` (the caller reports the missing end record).
+   */
+  async #fill(buffer: Uint8Array, boundary: boolean): Promise<boolean> {
+    let filled = 0;
+    while (filled < buffer.length) {
+      let count: number | null;
+      try {
+        count = await this.#conn.read(buffer.subarray(filled));
+      } catch (error) {
+        if (
+          !(error instanceof Deno.errors.ConnectionReset) &&
+          !(error instanceof Deno.errors.UnexpectedEof)
+        ) throw error;
+        throw this.#truncated(
+          `with a reset ${
+            boundary && filled === 0 ? "between records" : "inside a record"
+          }`,
+          error,
+        );
+      }
+      if (count === null) {
+        if (filled === 0 && boundary) return false;
+        throw this.#truncated("inside a record");
+      }
+      filled += count;
+    }
+    return true;
+  }
+
+  /** The next record's plaintext, checked; `null` after the end record. */
+  async #nextRecord(): Promise<Uint8Array | null> {
+    const header = new Uint8Array(HEADER_LENGTH);
+    if (!await this.#fill(header, true)) {
+      throw this.#truncated("between records");
+    }
+    const type = header[0];
+    const length = new DataView(header.buffer).getUint32(1);
+    if (type !== RECORD_DATA && type !== RECORD_END) {
+      throw this.#altered(`a record header has the unknown type ${type}`);
+    }
+    if (length > MAX_CIPHERTEXT || length < TAG_LENGTH) {
+      throw this.#altered(
+        `a record header announces ${length} bytes (a record holds ${TAG_LENGTH} to ${MAX_CIPHERTEXT})`,
+      );
+    }
+    const ciphertext = new Uint8Array(length);
+    await this.#fill(ciphertext, false);
+    const counter = this.#received++;
+    let plaintext: Uint8Array;
+    try {
+      const key = await this.#receiveKeys.keyFor(counter);
+      plaintext = await openRecord(key, counter, header, ciphertext);
+    } catch (error) {
+      throw this.#altered(
+        `record ${counter} failed its integrity check (changed, replayed, reordered, dropped, or sealed with another key)`,
+        error,
+      );
+    }
+    if (type === RECORD_END) {
+      if (plaintext.length !== 0) {
+        throw this.#altered("the end record carries data");
+      }
+      return null;
+    }
+    return plaintext;
+  }
+
+  /**
+   * Reads checked plaintext into `p`.
+   *
+   * @param p Where to put the bytes.
+   * @returns How many bytes, or `null` after the peer's end record.
+   * @throws {Deno.errors.InvalidData} When a record was altered, replayed,
+   * reordered or dropped ("altered in transit"), or the stream ended without
+   * the end record ("truncated"). The error repeats on later reads.
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    if (p.length === 0) return 0;
+    while (this.#plain.length === 0) {
+      if (this.#readError !== undefined) throw this.#readError;
+      if (this.#readEnded) return null;
+      try {
+        const plaintext = await this.#nextRecord();
+        if (plaintext === null) this.#readEnded = true;
+        else this.#plain = plaintext;
+      } catch (error) {
+        if (error instanceof Deno.errors.InvalidData) this.#readError = error;
+        throw error;
+      }
+    }
+    const count = Math.min(p.length, this.#plain.length);
+    p.set(this.#plain.subarray(0, count));
+    this.#plain = this.#plain.subarray(count);
+    this.#counters.read += count;
+    return count;
+  }
+
+  /**
+   * Closes the connection underneath (both directions). Without
+   * `closeWrite()` first, the peer sees a truncated stream. Later calls do
+   * nothing.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#conn.close();
+  }
+
+  /** Same as {@linkcode EncryptedConn.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Lets the process exit while a read or write is pending. */
+  unref(): void {
+    this.#conn.unref();
+  }
+
+  /** Undoes {@linkcode EncryptedConn.unref}. */
+  ref(): void {
+    this.#conn.ref();
+  }
+
+  /**
+   * The checked plaintext as a stream; it ends after the peer's end record
+   * (the connection stays open: the other direction is the caller's).
+   * Cancelling it closes the connection.
+   */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#readable ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+      pull: async (controller) => {
+        const buffer = new Uint8Array(64 * 1024);
+        const count = await this.read(buffer);
+        if (count === null) controller.close();
+        else controller.enqueue(buffer.subarray(0, count));
+      },
+      cancel: () => this.close(),
+    });
+    return this.#readable;
+  }
+
+  /**
+   * A stream that writes into the connection; closing it calls
+   * `closeWrite()` (the end record), aborting it closes the connection.
+   */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+}
+
+/** @internal For tests: a conn that derives a new key every `recordsPerKey` records. */
+export function _createWithEpoch(
+  conn: Deno.Conn,
+  session: EncryptionSession,
+  recordsPerKey: number,
+  options: EncryptedConnOptions = {},
+): Promise<EncryptedConn> {
+  return createEncryptedConn(conn, session, options, recordsPerKey);
+}
+
+function checkSession(session: EncryptionSession): void {
+  if (session?.role !== "active" && session?.role !== "passive") {
+    throw new TypeError(
+      `Invalid session role ${
+        JSON.stringify(session?.role)
+      }: expected "active" or "passive"`,
+    );
+  }
+  if (
+    !(session.sessionKey instanceof Uint8Array) ||
+    session.sessionKey.length === 0 ||
+    !(session.sessionId instanceof Uint8Array)
+  ) {
+    throw new TypeError(
+      "Invalid session: sessionKey and sessionId must be the byte arrays authenticate() returned",
+    );
+  }
+}
