@@ -27,6 +27,7 @@ export * from "./connect.ts";
 export * from "./tls.ts";
 export * from "./auth.ts";
 export * from "./transport.ts";
+export * from "./proxy.ts";
 export * from "./address.ts";
 export {
   assertPermissionsGranted,
