@@ -332,6 +332,17 @@ function runPermissions(
   return descriptors;
 }
 
+/** The target and the proxy a connection goes through, for messages. */
+function proxiedPeer(
+  options: CliOptions,
+  { formatHostPort, proxyTransport }: RunModules["library"],
+): string {
+  const { host, port, proxy } = options.connector;
+  return `${formatHostPort(host!, port!)} via the proxy ${
+    proxyTransport(proxy!).endpoint
+  }`;
+}
+
 /** Sets up the connection and moves the data; resolves the exit code. */
 async function run(
   options: CliOptions,
@@ -386,7 +397,9 @@ async function run(
     }
     conn = await raceSignal(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
-    const peer = describeAddr(conn.remoteAddr, library);
+    const peer = options.connector.proxy === undefined
+      ? describeAddr(conn.remoteAddr, library)
+      : proxiedPeer(options, library);
     const tls = options.connector.tls !== undefined;
     reporter.connected(
       describeAddr(conn.localAddr, library),

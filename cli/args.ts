@@ -54,6 +54,10 @@ Setup:
   --retry N            connect: retry a refused connection N times
   --wait SECONDS       connect: keep retrying until the listener is up, for up
                        to SECONDS (instead of --timeout)
+  --proxy URL          connect: through a proxy: socks5://HOST:PORT (resolves
+                       HOST here), socks5h://HOST:PORT (the proxy resolves
+                       it) or http://HOST:PORT (CONNECT); USER:PASS@ before
+                       the proxy's host for authentication (see docs/proxy.md)
 TLS:
   --tls                use TLS (connect verifies the listener's certificate)
   --ca FILE            connect: trust this CA (PEM) besides the system roots

@@ -1,6 +1,6 @@
 /**
  * The endpoint part of a command line: `HOST PORT`, `[PORT]` or `--unix
- * PATH`, `--host`, `--allow`, and when to give up (`--timeout`, `--wait`,
+ * PATH`, `--host`, `--allow`, `--proxy`, and when to give up (`--timeout`, `--wait`,
  * `--retry`).
  *
  * @module
@@ -9,7 +9,7 @@ import type { ConnectorOptions } from "../mod.ts";
 import { parseAddressRange, parseHost } from "../_ip.ts";
 import { type Flags, parseSeconds, UsageError } from "./flags.ts";
 
-const CONNECT_ONLY = ["ca", "servername", "retry", "wait"] as const;
+const CONNECT_ONLY = ["ca", "servername", "retry", "wait", "proxy"] as const;
 const LISTEN_ONLY = ["host", "allow", "new-secret"] as const;
 const MAX_RETRIES = 1_000_000;
 
@@ -44,7 +44,7 @@ function parseUnix(flags: Flags, operands: string[], path: string) {
       }`,
     );
   }
-  for (const name of ["host", "allow", "tls"] as const) {
+  for (const name of ["host", "allow", "tls", "proxy"] as const) {
     if (flags.given(name)) {
       throw new UsageError(`--${name} cannot be combined with --unix`);
     }
@@ -148,7 +148,7 @@ function parseTiming(flags: Flags): ConnectorOptions {
 
 /**
  * The connector options for where to connect or listen and for how long:
- * mode, host and port or path, allow list, timeout and retry.
+ * mode, host and port or path, allow list, proxy, timeout and retry.
  */
 export function parseEndpoint(
   flags: Flags,
@@ -168,5 +168,7 @@ export function parseEndpoint(
   };
   const allow = parseAllow(flags);
   if (allow.length > 0) connector.allow = allow;
+  const proxy = flags.value("proxy");
+  if (proxy !== undefined) connector.proxy = proxy;
   return { ...connector, ...parseTiming(flags) };
 }

@@ -49,6 +49,7 @@ const VALUE_FLAGS = [
   "wait",
   "secret-file",
   "secret-env",
+  "proxy",
 ] as const;
 const REPEATABLE_FLAGS = ["allow", "alpn"] as const;
 /** Flags whose value may be left out (`listen --code`, `connect --code CODE`). */

@@ -29,6 +29,11 @@ const REPLACEMENTS: [RegExp, string][] = [
   [/"?tls\.key"?/g, "--key"],
   [/"?tls\.hostname"?/g, "--servername"],
   [/"?tls\.alpnProtocols"?/g, "--alpn"],
+  [
+    /Invalid option "proxy": it cannot be combined with a client certificate/g,
+    "--proxy cannot be combined with a client certificate (--cert, --key)",
+  ],
+  [/Invalid option "proxy"/g, "Invalid --proxy"],
   [/Invalid option --/g, "Invalid --"],
 ];
 
