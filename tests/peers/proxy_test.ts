@@ -73,11 +73,13 @@ async function started(
   url: string,
   wrongPassword?: string,
 ): Promise<StartedProxy> {
+  let exited = false;
+  process.child.status.then(() => exited = true);
   try {
-    await waitListeningAny(port);
+    await waitListeningAny(port, () => exited);
   } catch (error) {
     await stop(process);
-    throw new Error(`${error}; stderr: ${process.stderr}`);
+    throw new Error(`${(error as Error).message}; stderr: ${process.stderr}`);
   }
   return {
     port,
@@ -87,8 +89,30 @@ async function started(
   };
 }
 
+/**
+ * Starts a proxy on a fresh port, again on another port if it quits at once
+ * (danted binds without SO_REUSEADDR: a port a moment ago in TIME_WAIT, which
+ * `freePort()` may return, is "in use" to it).
+ */
+async function startOnFreePort(
+  start: (port: number) => Promise<StartedProxy>,
+): Promise<StartedProxy> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await start(freePort());
+    } catch (error) {
+      if (attempt === 3 || !/exited/.test((error as Error).message)) {
+        throw error;
+      }
+    }
+  }
+}
+
 /** Waits until 127.0.0.1:`port` or 0.0.0.0:`port` listens (/proc/net/tcp). */
-async function waitListeningAny(port: number): Promise<void> {
+async function waitListeningAny(
+  port: number,
+  exited: () => boolean,
+): Promise<void> {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
   const wanted = [`0100007F:${hex}`, `00000000:${hex}`];
   for (let waited = 0; waited < 20_000; waited += 20) {
@@ -99,6 +123,9 @@ async function waitListeningAny(port: number): Promise<void> {
         return wanted.includes(fields[1]) && fields[3] === "0A";
       })
     ) return;
+    if (exited()) {
+      throw new Error(`the proxy exited before listening on ${port}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`nothing listens on port ${port}`);
@@ -142,16 +169,17 @@ const PROXIES: ProxyKind[] = [
     name: "danted (SOCKS5)",
     halfClose: true,
     async start(dir) {
-      const port = freePort();
       const config = `${dir}/danted.conf`;
       // As root danted switches users and needs the two user lines; as
-      // another user it must not be given them.
+      // another user it runs as it is.
       const users = Deno.uid() === 0
         ? "user.privileged: root\nuser.unprivileged: nobody\n"
         : "";
-      await Deno.writeTextFile(
-        config,
-        `logoutput: stderr
+      const path = await dantedPath();
+      return await startOnFreePort(async (port) => {
+        await Deno.writeTextFile(
+          config,
+          `logoutput: stderr
 internal: 127.0.0.1 port = ${port}
 external: 127.0.0.1
 socksmethod: none
@@ -159,16 +187,17 @@ clientmethod: none
 ${users}client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }
 `,
-      );
-      const process = tool(await dantedPath(), [
-        "-f",
-        config,
-        "-p",
-        `${dir}/danted.pid`,
-        "-N",
-        "1",
-      ]);
-      return await started(process, port, `socks5h://127.0.0.1:${port}`);
+        );
+        const process = tool(path, [
+          "-f",
+          config,
+          "-p",
+          `${dir}/danted.pid`,
+          "-N",
+          "1",
+        ]);
+        return await started(process, port, `socks5h://127.0.0.1:${port}`);
+      });
     },
   },
   {
