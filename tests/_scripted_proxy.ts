@@ -152,15 +152,18 @@ export async function waitConsumed(conn: Deno.TcpConn): Promise<void> {
   const server = conn.localAddr as Deno.NetAddr;
   const hex = (port: number) =>
     port.toString(16).toUpperCase().padStart(4, "0");
-  for (let waited = 0; waited < 5000; waited += 2) {
+  // The client's socket: local 127.0.0.1:client, remote 127.0.0.1:server.
+  const key = `0100007F:${hex(client.port)} 0100007F:${hex(server.port)} `;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
     const table = await Deno.readTextFile("/proc/net/tcp");
-    const line = table.split("\n").map((row) => row.trim().split(/\s+/)).find(
-      (fields) =>
-        fields[1]?.endsWith(`:${hex(client.port)}`) &&
-        fields[2]?.endsWith(`:${hex(server.port)}`),
-    );
-    if (line === undefined) return; // the client closed its socket
-    if (parseInt(line[4].split(":")[1], 16) === 0) return;
+    const at = table.indexOf(key);
+    if (at === -1) {
+      throw new Error("the client's socket is not in /proc/net/tcp");
+    }
+    // After the key: state, then tx_queue:rx_queue.
+    const fields = table.slice(at + key.length).split(/\s+/, 2);
+    if (parseInt(fields[1].split(":")[1], 16) === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
   throw new Error("the client never read what the proxy sent");

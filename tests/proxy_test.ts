@@ -265,15 +265,17 @@ for (const atyp of [1, 3, 4]) {
   });
 }
 
-Deno.test("socks5: every reply arriving one byte per read is read exactly", async () => {
+Deno.test("socks5: replies split across reads (the method, the status, and the CONNECT reply inside each field) are read exactly", async () => {
   await using proxy = scriptedProxy(async (conn) => {
     await readGreeting(conn);
     await writeSplit(conn, Uint8Array.of(5, 2), [1]);
     await readCredentials(conn);
     await writeSplit(conn, Uint8Array.of(1, 0), [1]);
     await readSocksRequest(conn);
+    // Cut inside VER REP RSV ATYP, after the name's length, inside the name
+    // and inside the port.
     const reply = socksReply(0, 3, "split.example");
-    await writeSplit(conn, reply, new Array(reply.length).fill(1));
+    await writeSplit(conn, reply, [1, 2, 1, 1, 5, 8, 1]);
     await writeAll(conn, encoder.encode("after"));
     await readExactly(conn, 1);
   });
@@ -470,14 +472,16 @@ Deno.test("http: any 2xx opens the tunnel, interim 1xx are skipped, and bytes af
   }
 });
 
-Deno.test("http: a reply head arriving one byte per read is read exactly", async () => {
+Deno.test("http: a reply head split across reads, through its blank line every way, is read exactly", async () => {
   await using proxy = scriptedProxy(async (conn) => {
     await readHttpHead(conn);
     const head = encoder.encode(
       "HTTP/1.1 200 Connection established\r\nProxy-agent: split\r\n\r\n",
     );
-    // Pieces of 1 to 4 bytes: every way the blank line can be cut.
-    await writeSplit(conn, head, Array.from(head, (_, index) => 1 + index % 4));
+    // Cut inside the status line, then through the blank line every way:
+    // before "\r\n\r\n", after "\r", "\r\n" and "\r\n\r".
+    const blank = head.length - 4;
+    await writeSplit(conn, head, [5, 10, blank - 15, 1, 1, 1]);
     await writeAll(conn, encoder.encode("after"));
     await readExactly(conn, 1);
   });
