@@ -329,6 +329,9 @@ function runPermissions(
   if (options.recv !== undefined) {
     descriptors.push({ name: "write", path: options.recv });
   }
+  if (options.proxyPasswordEnv !== undefined) {
+    descriptors.push({ name: "env", variable: options.proxyPasswordEnv });
+  }
   return descriptors;
 }
 
@@ -361,15 +364,15 @@ async function run(
   let bound: string | undefined;
   try {
     preflight.checkPermissions(runPermissions(options, connector));
+    let setup = options.connector;
+    if (options.proxyPasswordEnv !== undefined) {
+      setup = modules.code.readProxyPassword(setup, options.proxyPasswordEnv);
+    }
     if (options.secret === "file" || options.secret === "env") {
       // Read now, so that a secret that cannot be read names its flag.
-      connector = new library.Connector(
-        await modules.code.readSecretFlag(
-          options.connector,
-          options.secretFlag,
-        ),
-      );
+      setup = await modules.code.readSecretFlag(setup, options.secretFlag);
     }
+    if (setup !== options.connector) connector = new library.Connector(setup);
     files = await preflight.prepareFiles(options.send, options.recv);
     if (stopped.aborted) throw stopped.reason;
     if (connector.mode === "passive") {

@@ -50,6 +50,7 @@ const VALUE_FLAGS = [
   "secret-file",
   "secret-env",
   "proxy",
+  "proxy-password-env",
 ] as const;
 const REPEATABLE_FLAGS = ["allow", "alpn"] as const;
 /** Flags whose value may be left out (`listen --code`, `connect --code CODE`). */

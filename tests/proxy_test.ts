@@ -899,10 +899,11 @@ const CLI = [
   new URL("../cli.ts", import.meta.url).pathname,
 ];
 
-async function runCli(args: string[]) {
+async function runCli(args: string[], env: Record<string, string> = {}) {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [...CLI, ...args],
     stdin: "null",
+    env,
   }).output();
   return {
     code: output.code,
@@ -971,4 +972,48 @@ Deno.test("cli: a wrong proxy password exits 1 naming the proxy, not the passwor
     `the SOCKS5 proxy 127.0.0.1:${proxy.port} rejected the user name "alice"`,
   );
   assert(!result.stderr.includes(PASSWORD));
+});
+
+Deno.test("cli: --proxy-password-env reads the proxy's password from the environment, so it is not in argv", async () => {
+  const credentials: string[] = [];
+  await using proxy = scriptedProxy(async (conn) => {
+    await readGreeting(conn);
+    await writeAll(conn, Uint8Array.of(5, 2));
+    const { username, password } = await readCredentials(conn);
+    credentials.push(`${username}:${password}`);
+    await writeAll(conn, Uint8Array.of(1, password === PASSWORD ? 0 : 1));
+    await readSocksRequest(conn);
+    await writeAll(conn, socksReply(0));
+    // As the target: the CLI sends nothing and ends its side; so do we.
+    assertEquals(await conn.read(new Uint8Array(1)), null);
+  });
+  const args = [
+    "connect",
+    "127.0.0.1",
+    "9",
+    "--proxy",
+    `socks5://alice@127.0.0.1:${proxy.port}`,
+    "--proxy-password-env",
+    "PROXY_PW",
+  ];
+  const permissions = await runCli([...args, "--permissions"]);
+  assertEquals(
+    permissions.stdout,
+    `--allow-net=127.0.0.1:${proxy.port} --allow-env=PROXY_PW\n`,
+  );
+  const ok = await runCli(args, { PROXY_PW: PASSWORD });
+  assertEquals(ok.code, 0, ok.stderr);
+  assert(!ok.stderr.includes(PASSWORD));
+  assertEquals(credentials, [`alice:${PASSWORD}`]);
+  const unset = await runCli(args);
+  assertEquals(unset.code, 3, unset.stderr);
+  assertStringIncludes(unset.stderr, "PROXY_PW is not set");
+  const withPassword = await runCli([
+    ...args.slice(0, 4),
+    `socks5://alice:${PASSWORD}@127.0.0.1:1`,
+    ...args.slice(5),
+  ]);
+  assertEquals(withPassword.code, 2);
+  assertStringIncludes(withPassword.stderr, "a user name and no password");
+  assert(!withPassword.stderr.includes(PASSWORD));
 });
