@@ -255,7 +255,7 @@ function cliWith(flags: string[], args: string[], stdin?: string): Running {
 }
 
 for (const kind of PROXIES) {
-  Deno.test(`peers: through ${kind.name}, the CLI with only --allow-net=PROXY (and --allow-read of the file) sends byte-exact, exit 0`, async () => {
+  Deno.test(`peers: through ${kind.name}, the CLI run with exactly --allow-net=PROXY sends stdin byte-exact, exit 0`, async () => {
     await using space = await workspace(SIZE);
     await using proxy = await kind.start(space.dir);
     const out = `${space.dir}/out.bin`;
@@ -273,27 +273,30 @@ for (const kind of PROXIES) {
       String(port),
       "--proxy",
       proxy.url,
-      "--send",
-      space.data,
     ];
     const asked = await cli([...args, "--permissions"]).finished();
     assertEquals(asked.code, 0, asked.stderr);
-    assertEquals(
-      asked.stdout,
-      `--allow-net=127.0.0.1:${proxy.port} --allow-read=${space.data}\n`,
-    );
+    assertEquals(asked.stdout, `--allow-net=127.0.0.1:${proxy.port}\n`);
     assert(!asked.stdout.includes(PASSWORD));
-    const sent = await cliWith(asked.stdout.trim().split(" "), args).finished();
+    const sent = await cliWith(
+      [asked.stdout.trim()],
+      args,
+      space.data, // stdin
+    ).finished();
     assertEquals(sent.code, 0, sent.stderr);
     const received = await receiver.finished();
     assertEquals(received.code, 0, received.stderr);
     assertEquals(await sha256File(out), space.sha);
   });
 
-  for (const tls of [false, true]) {
+  for (
+    const [tls, secret] of [[false, false], [true, false], [false, true]]
+  ) {
     Deno.test(
       `peers: through ${kind.name}, the library${
         tls ? " over TLS verifying the name localhost" : ""
+      }${
+        secret ? " with a code (CPace)" : ""
       } moves bytes both ways byte-exact`,
       async () => {
         const dir = await Deno.makeTempDir({ prefix: "connect_proxy_" });
@@ -303,6 +306,7 @@ for (const kind of PROXIES) {
             mode: "passive",
             host: "127.0.0.1",
             tls: tls ? LOCALHOST_TLS : undefined,
+            secret: secret ? "42-apple-river-stone-quick" : undefined,
           });
           const { port } = await passive.listen() as Deno.NetAddr;
           const active = new Connector({
@@ -310,6 +314,7 @@ for (const kind of PROXIES) {
             port,
             proxy: proxy.url,
             tls: tls ? { caCerts: [CA] } : undefined,
+            secret: secret ? "42-apple-river-stone-quick" : undefined,
           });
           const [client, server] = await Promise.all([
             active.connect(),
