@@ -18,6 +18,7 @@ import {
 } from "./auth.ts";
 import type { ConnectorPermission } from "./permissions.ts";
 import { parseTlsOption, tlsFilePaths, type TlsOptions } from "./tls.ts";
+import { parseProxyOption } from "./_proxy_option.ts";
 import {
   type ConnectorTransport,
   denoTransport,
@@ -82,6 +83,15 @@ export interface ConnectorOptions {
   allow?: string[];
   /** The socket layer (Tcllib's `-socketcmd`); {@linkcode denoTransport} by default. */
   transport?: ConnectorTransport;
+  /**
+   * Active only: reach the counterpart through a proxy,
+   * `socks5://[user:password@]host:port` (this side resolves the target's
+   * name), `socks5h://...` (the proxy resolves it) or
+   * `http://[user:password@]host:port` (CONNECT). TLS and the secret
+   * exchange run through it; the connector then needs net access to the
+   * proxy only. Not with a client certificate (see docs/proxy.md).
+   */
+  proxy?: string | URL;
   /** TLS: `true` (active, system roots) or {@linkcode TlsOptions}. TCP only. */
   tls?: boolean | TlsOptions;
   /**
@@ -142,6 +152,7 @@ const OPTION_NAMES = [
   "retry",
   "allow",
   "transport",
+  "proxy",
   "tls",
   "handshakeTimeout",
   "secret",
@@ -389,6 +400,12 @@ export function parseConnectorOptions(
     ? DEFAULT_HANDSHAKE_TIMEOUT
     : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");
 
+  const proxy = parseProxyOption(options, mode, handshakeTimeout);
+  if (relay !== undefined && proxy !== undefined) {
+    throw new TypeError(
+      'Invalid options "relay" and "proxy": a relay is dialled directly; give one of them',
+    );
+  }
   const transport = relay !== undefined
     ? relayTransport({
       ...relay,
@@ -398,9 +415,8 @@ export function parseConnectorOptions(
         ? undefined
         : handshakeTimeout,
     })
-    : options.transport === undefined
-    ? denoTransport
-    : options.transport;
+    : proxy?.transport ??
+      (options.transport === undefined ? denoTransport : options.transport);
   const needed = passive ? "listen" : "connect";
   if (
     typeof transport !== "object" || transport === null ||
@@ -427,6 +443,7 @@ export function parseConnectorOptions(
       `it must be the host dialled ("${address.hostname}") when a client certificate is presented: Deno.connectTls cannot verify another name`,
     );
   }
+  if (proxy !== undefined) proxy.checkTls(tls);
   const secretSource = parseSecretOption(options.secret);
   if (relay !== undefined && secretSource === undefined) {
     throw new TypeError(
@@ -492,6 +509,8 @@ export function parseConnectorOptions(
         options.secret instanceof Uint8Array
       ? { secret: "[redacted]" }
       : {}),
+    // Nor a proxy password.
+    ...(proxy !== undefined ? { proxy: proxy.transport.url } : {}),
   }) as Readonly<ConnectorOptions>;
   return {
     mode,
@@ -513,13 +532,6 @@ export function connectorPermissions(
   parsed: ParsedOptions,
 ): ConnectorPermission[] {
   const { address, transport, secretSource } = parsed;
-  if (transport !== denoTransport) {
-    return [
-      ...(transport.permissions?.(address, parsed.mode) ??
-        []) as ConnectorPermission[],
-      ...secretPermissions(secretSource),
-    ];
-  }
   const files: ConnectorPermission[] = [
     ...tlsFilePaths(parsed.tls).map((path): ConnectorPermission => ({
       name: "read",
@@ -527,6 +539,14 @@ export function connectorPermissions(
     })),
     ...secretPermissions(secretSource),
   ];
+  if (transport !== denoTransport) {
+    // A custom transport comes without TLS; a proxy may carry it.
+    return [
+      ...(transport.permissions?.(address, parsed.mode) ??
+        []) as ConnectorPermission[],
+      ...files,
+    ];
+  }
   if (address.transport === "unix") {
     return [
       { name: "read", path: address.path },

@@ -326,7 +326,21 @@ function runPermissions(
   if (options.recv !== undefined) {
     descriptors.push({ name: "write", path: options.recv });
   }
+  if (options.proxyPasswordEnv !== undefined) {
+    descriptors.push({ name: "env", variable: options.proxyPasswordEnv });
+  }
   return descriptors;
+}
+
+/** The target and the proxy a connection goes through, for messages. */
+function proxiedPeer(
+  options: CliOptions,
+  { formatHostPort, proxyTransport }: RunModules["library"],
+): string {
+  const { host, port, proxy } = options.connector;
+  return `${formatHostPort(host!, port!)} via the proxy ${
+    proxyTransport(proxy!).endpoint
+  }`;
 }
 
 /** Sets up the connection and moves the data; resolves the exit code. */
@@ -355,15 +369,15 @@ async function run(
         "the code is on the command line, where other local users can read it (ps, /proc); give --code alone to type it at the prompt, or --secret-file or --secret-env in scripts",
       );
     }
+    let setup = options.connector;
+    if (options.proxyPasswordEnv !== undefined) {
+      setup = modules.code.readProxyPassword(setup, options.proxyPasswordEnv);
+    }
     if (options.secret === "file" || options.secret === "env") {
       // Read now, so that a secret that cannot be read names its flag.
-      connector = new library.Connector(
-        await modules.code.readSecretFlag(
-          options.connector,
-          options.secretFlag,
-        ),
-      );
+      setup = await modules.code.readSecretFlag(setup, options.secretFlag);
     }
+    if (setup !== options.connector) connector = new library.Connector(setup);
     files = await preflight.prepareFiles(
       options.send,
       options.recv,
@@ -373,11 +387,8 @@ async function run(
       // After every check that could still fail: nobody types a code in vain.
       const typed = await modules.prompt.promptForCode();
       // A relay's channel is the typed code's number.
-      checkRelayCode(options.connector, "code", typed);
-      connector = new library.Connector({
-        ...options.connector,
-        secret: typed,
-      });
+      checkRelayCode(setup, "code", typed);
+      connector = new library.Connector({ ...setup, secret: typed });
     }
     if (stopped.aborted) throw stopped.reason;
     if (connector.mode === "passive") {
@@ -415,7 +426,9 @@ async function run(
     }
     conn = await raceAbort(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
-    const peer = options.connector.relay === undefined
+    const peer = options.connector.proxy !== undefined
+      ? proxiedPeer(options, library)
+      : options.connector.relay === undefined
       ? library.formatAddr(conn.remoteAddr)
       : `the peer through the relay at ${library.formatAddr(conn.remoteAddr)}`;
     const tls = options.connector.tls !== undefined;

@@ -80,6 +80,12 @@ export {
   requestPermissions,
 } from "./permissions.ts";
 export {
+  type ProxyOptions,
+  type ProxyScheme,
+  type ProxyTransport,
+  proxyTransport,
+} from "./proxy.ts";
+export {
   type RelayOptions,
   relayToken,
   relayTransport,

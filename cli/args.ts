@@ -11,7 +11,7 @@
  */
 import type { ConnectorOptions } from "../mod.ts";
 import { type DataFlags, parseDataFlags } from "./args_data.ts";
-import { parseEndpoint } from "./args_endpoint.ts";
+import { parseEndpoint, parseProxyPasswordEnv } from "./args_endpoint.ts";
 import { parseSecretFlags, type SecretChoice } from "./args_secret.ts";
 import { parseTlsFlags } from "./args_tls.ts";
 import { readFlags, UsageError } from "./flags.ts";
@@ -33,6 +33,8 @@ export interface CliOptions extends DataFlags {
   secret?: SecretChoice;
   /** The secret's flag as typed (`--code`, `--secret-file`, `--secret-env`). */
   secretFlag?: string;
+  /** `--proxy-password-env NAME`: the variable holding the proxy's password. */
+  proxyPasswordEnv?: string;
 }
 
 /** The help text printed by `--help`. */
@@ -59,6 +61,14 @@ Setup:
   --retry N            connect: retry a refused connection N times
   --wait SECONDS       connect: keep retrying until the listener is up, for up
                        to SECONDS (instead of --timeout)
+  --proxy URL          connect: through a proxy: socks5://HOST:PORT (resolves
+                       HOST here), socks5h://HOST:PORT (the proxy resolves
+                       it) or http://HOST:PORT (CONNECT); USER:PASS@ before
+                       the proxy's host for authentication (see docs/proxy.md)
+  --proxy-password-env NAME
+                       connect: the proxy's password is the value of the
+                       environment variable NAME (--proxy has USER@ only), so
+                       it is not in the process list
 TLS:
   --tls                use TLS (connect verifies the listener's certificate)
   --ca FILE            connect: trust this CA (PEM) besides the system roots
@@ -229,6 +239,7 @@ export function parseCliArgs(args: readonly string[]): CliOptions {
   const { command, operands } = parseCommand(flags.positionals);
   const passive = command === "listen";
   const connector = parseEndpoint(flags, passive, operands);
+  const proxyPasswordEnv = parseProxyPasswordEnv(flags, connector);
   const tls = parseTlsFlags(flags, passive);
   if (tls !== undefined) connector.tls = tls;
   const { secret, flag, option } = parseSecretFlags(flags, passive);
@@ -245,5 +256,6 @@ export function parseCliArgs(args: readonly string[]): CliOptions {
     debug: flags.flag("debug"),
     secret,
     secretFlag: flag,
+    ...(proxyPasswordEnv === undefined ? {} : { proxyPasswordEnv }),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The endpoint part of a command line: `HOST PORT`, `[PORT]` or `--unix
- * PATH`, `--host`, `--allow`, and when to give up (`--timeout`, `--wait`,
+ * PATH`, `--host`, `--allow`, `--proxy`, and when to give up (`--timeout`, `--wait`,
  * `--retry`).
  *
  * @module
@@ -9,7 +9,14 @@ import type { ConnectorOptions } from "../mod.ts";
 import { parseAddressRange, parseHost } from "../internal.ts";
 import { type Flags, parseSeconds, UsageError } from "./flags.ts";
 
-const CONNECT_ONLY = ["ca", "servername", "retry", "wait"] as const;
+const CONNECT_ONLY = [
+  "ca",
+  "servername",
+  "retry",
+  "wait",
+  "proxy",
+  "proxy-password-env",
+] as const;
 const LISTEN_ONLY = ["host", "allow"] as const;
 const MAX_RETRIES = 1_000_000;
 
@@ -44,7 +51,15 @@ function parseUnix(flags: Flags, operands: string[], path: string) {
       }`,
     );
   }
-  for (const name of ["host", "allow", "tls"] as const) {
+  for (
+    const name of [
+      "host",
+      "allow",
+      "tls",
+      "proxy",
+      "proxy-password-env",
+    ] as const
+  ) {
     if (flags.given(name)) {
       throw new UsageError(`--${name} cannot be combined with --unix`);
     }
@@ -182,7 +197,7 @@ function parseTiming(flags: Flags): ConnectorOptions {
 
 /**
  * The connector options for where to connect or listen and for how long:
- * mode, host and port or path, allow list, timeout and retry.
+ * mode, host and port or path, allow list, proxy, timeout and retry.
  */
 export function parseEndpoint(
   flags: Flags,
@@ -205,5 +220,49 @@ export function parseEndpoint(
   };
   const allow = parseAllow(flags);
   if (allow.length > 0) connector.allow = allow;
+  const proxy = flags.value("proxy");
+  if (proxy !== undefined) connector.proxy = proxy;
   return { ...connector, ...parseTiming(flags) };
+}
+
+/** What a proxy URL's password is replaced with until it is read. */
+export const PROXY_PASSWORD_PLACEHOLDER = "from-the-environment";
+
+/**
+ * `--proxy-password-env NAME`: the proxy's password is read from the
+ * environment (by `run`, once permissions are checked), so that it is not in
+ * the process list. The URL must name a user and no password; until the
+ * password is read, a placeholder stands in for it (the connector never
+ * shows a password).
+ */
+export function parseProxyPasswordEnv(
+  flags: Flags,
+  connector: ConnectorOptions,
+): string | undefined {
+  const variable = flags.value("proxy-password-env");
+  if (variable === undefined) return undefined;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) {
+    throw new UsageError(
+      `--proxy-password-env expects the name of an environment variable (letters, digits, _), got ${
+        JSON.stringify(variable)
+      }`,
+    );
+  }
+  if (typeof connector.proxy !== "string") {
+    throw new UsageError("--proxy-password-env needs --proxy URL");
+  }
+  let url: URL;
+  try {
+    url = new URL(connector.proxy);
+  } catch {
+    return variable; // the connector explains what is wrong with the URL
+  }
+  if (url.username === "" || url.password !== "") {
+    throw new UsageError(
+      "--proxy-password-env needs a --proxy URL with a user name and no password (socks5://USER@HOST:PORT)",
+    );
+  }
+  url.password = PROXY_PASSWORD_PLACEHOLDER;
+  connector.proxy = url.href;
+  return variable;
 }

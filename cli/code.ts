@@ -144,3 +144,26 @@ export async function readSecretFlag(
     );
   }
 }
+
+/**
+ * Puts the proxy's password, read from the environment variable of
+ * `--proxy-password-env`, into the connector's proxy URL.
+ *
+ * @throws {SecretUnreadableError} When the variable is unset or empty.
+ */
+export function readProxyPassword(
+  connector: ConnectorOptions,
+  variable: string,
+): ConnectorOptions {
+  const password = Deno.env.get(variable);
+  if (password === undefined || password === "") {
+    throw new SecretUnreadableError(
+      `--proxy-password-env ${variable}: the proxy's password cannot be read: the environment variable ${variable} is ${
+        password === undefined ? "not set" : "empty"
+      }`,
+    );
+  }
+  const url = new URL(String(connector.proxy));
+  url.password = password;
+  return { ...connector, proxy: url.href };
+}

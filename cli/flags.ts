@@ -50,6 +50,8 @@ const VALUE_FLAGS = [
   "secret-file",
   "secret-env",
   "relay",
+  "proxy",
+  "proxy-password-env",
 ] as const;
 const REPEATABLE_FLAGS = ["allow", "alpn"] as const;
 /** Flags whose value may be left out (`listen --code`, `connect --code CODE`). */

@@ -24,6 +24,7 @@ const OPTION_FLAGS: Readonly<Record<string, Flag>> = {
   "tls.keyFile": { flag: "--key", value: "FILE" },
   "tls.hostname": { flag: "--servername", value: "NAME" },
   "tls.alpnProtocols": { flag: "--alpn", value: "PROTOCOL" },
+  proxy: { flag: "--proxy", value: "URL" },
 };
 
 /** The flag for an option path such as `tls.caCerts[0]`, if the CLI has one. */

@@ -28,6 +28,7 @@ Deno.test("mod.ts exports exactly the documented values, none of the internal he
     "formatHostPort",
     "formatPermissionFlags",
     "permissionFlags",
+    "proxyTransport",
     "queryPermissions",
     "readTlsFiles",
     "relayToken",

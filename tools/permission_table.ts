@@ -115,6 +115,31 @@ export const PERMISSION_TABLE_ROWS: readonly PermissionTableRow[] = [
     options: { host: "10.0.0.2", port: 7000, secret: { file: "secret.txt" } },
   },
   {
+    task: "Connect through a SOCKS5 proxy that looks the name up",
+    options: {
+      host: "files.example",
+      port: 7000,
+      proxy: "socks5h://10.0.0.1:1080",
+    },
+  },
+  {
+    task: "Connect through a SOCKS5 proxy, the name looked up here",
+    options: {
+      host: "files.example",
+      port: 7000,
+      proxy: "socks5://10.0.0.1:1080",
+    },
+  },
+  {
+    task: "Connect with TLS through an HTTP proxy (CONNECT)",
+    options: {
+      host: "files.example",
+      port: 443,
+      tls: true,
+      proxy: "http://10.0.0.1:3128",
+    },
+  },
+  {
     task: "Wait and check a shared secret from an environment variable",
     options: {
       mode: "passive",
