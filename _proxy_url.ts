@@ -7,6 +7,7 @@
  */
 import { formatHostPort } from "./address.ts";
 import { parseHost } from "./_ip.ts";
+import { InvalidOptionError } from "./errors.ts";
 
 /**
  * How the proxy is spoken to: SOCKS5 resolving target names on this side
@@ -42,7 +43,7 @@ const SCHEMES: Record<string, ProxyScheme> = {
 const MAX_SOCKS_CREDENTIAL = 255;
 
 function invalid(what: string): TypeError {
-  return new TypeError(`Invalid option "proxy": ${what}; ${ACCEPTED}`);
+  return new InvalidOptionError("proxy", `${what}; ${ACCEPTED}`);
 }
 
 function decode(part: string, what: string): string {
@@ -62,10 +63,10 @@ function redact(scheme: ProxyScheme, endpoint: string, user: string): string {
 function parseUrl(value: string | URL): URL {
   if (value instanceof URL) return new URL(value.href);
   if (typeof value !== "string") {
-    throw new TypeError(
-      `Invalid option "proxy": expected a string or a URL, got ${
+    throw invalid(
+      `expected a string or a URL, got ${
         value === null ? "null" : typeof value
-      }; ${ACCEPTED}`,
+      }`,
     );
   }
   try {
