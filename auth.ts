@@ -29,6 +29,7 @@ import { raceAbort, raceAbortClosing } from "./_abort.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
 import { concat, lvCat } from "./_bytes.ts";
+import { computeShare, OVERLOAD_NOTICE } from "./_share_queue.ts";
 
 /**
  * The group code (`@noble/curves`), loaded by the first exchange: importing
@@ -437,6 +438,26 @@ function checkHello(side: Side, hello: Uint8Array): void {
 }
 
 /**
+ * Throws when the listener answered the hello with the overload notice
+ * (`bytes`, the first read, may hold only its start: the rest is read).
+ */
+async function checkOverload(side: Side, bytes: Uint8Array): Promise<void> {
+  const notice = OVERLOAD_NOTICE;
+  if (!constantTimeEqual(bytes, notice.subarray(0, bytes.length))) return;
+  if (bytes.length < notice.length) {
+    const rest = await readFrame(side.conn, notice.length - bytes.length)
+      .catch(() => undefined);
+    const expected = notice.subarray(bytes.length);
+    if (rest === undefined || !constantTimeEqual(rest, expected)) return;
+  }
+  throw new Deno.errors.Busy(
+    `${
+      capitalize(side.other)
+    } at ${side.peer} is overloaded: it turned this connection away before the secret exchange (too many peers were connecting at once, perhaps a flood); try again`,
+  );
+}
+
+/**
  * Reads the peer's hello. One read first (never more than a hello) shows what
  * the peer speaks: another version or a stranger is reported at once, without
  * waiting for bytes that will never come; the passive side first tells a
@@ -462,6 +483,8 @@ async function readHello(side: Side): Promise<Uint8Array> {
         ? newHello(side.features)
         : encoder.encode(PLAIN_NOTICE);
       await writeAll(side.conn, answer).catch(() => {});
+    } else {
+      await checkOverload(side, first.subarray(0, count));
     }
     checkHello(side, first.subarray(0, count));
   }
@@ -592,7 +615,11 @@ async function runPassive(side: Side): Promise<number> {
   const hello = newHello(side.features);
   checkNonces(side, hello, peerHello);
   const sid = sessionId(peerHello, hello);
-  const { scalar, share } = await newShare(side, sid);
+  // Under a flood of hellos, the listener's queue decides when (and whether).
+  const { scalar, share } = await computeShare(
+    side.conn,
+    () => newShare(side, sid),
+  );
   // The share is a random group element: it tells the peer nothing about
   // the secret. Nothing that depends on the secret and the peer's share
   // leaves this side before the peer's tag has been checked.
