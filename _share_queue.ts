@@ -11,7 +11,9 @@
  *   bytes of its share and go to the exchange's next read;
  * - a hello becomes eligible {@linkcode READ_AHEAD_GRACE} ms after it was
  *   queued (or as soon as its read ahead settles), so that a close that came
- *   with the hello is seen first;
+ *   with the hello is seen first; a peer found gone leaves the queue at once;
+ *   only the first hello in {@linkcode CALM_AFTER} ms, finding the queue
+ *   idle, is answered without waiting;
  * - the **newest** eligible hello is answered first: a real counterpart that
  *   arrives during a flood is answered at the next turn, whatever the backlog;
  * - at most {@linkcode MAX_WAITING_HELLOS} hellos wait: beyond, the oldest is
@@ -37,6 +39,12 @@ export const OVERLOAD_NOTICE: Uint8Array = new TextEncoder().encode(
 export const MAX_WAITING_HELLOS = 256;
 /** Milliseconds a queued hello waits for its read ahead before it is eligible. */
 export const READ_AHEAD_GRACE = 1;
+/**
+ * Milliseconds since the previous hello after which a hello that finds the
+ * queue idle is answered at once, without the grace: the first hello in a
+ * while is no flood.
+ */
+export const CALM_AFTER = 50;
 /** Bytes read ahead: the peer's next frame is its share, 32 bytes. */
 const READ_AHEAD_BYTES = 32;
 
@@ -55,6 +63,8 @@ export class PeerReader {
   #leftover: Uint8Array | undefined;
   #settled = false;
   #gone = false;
+  /** Called once when the read ahead settles; set by the queue. */
+  onSettled: (() => void) | undefined;
 
   constructor(target: Deno.Conn, onFirstBytes?: () => void) {
     this.#target = target;
@@ -92,11 +102,13 @@ export class PeerReader {
       (count) => {
         this.#settled = true;
         if (count === null) this.#gone = true;
+        this.onSettled?.();
         return count === null ? null : buffer.subarray(0, count);
       },
       (error) => {
         this.#settled = true;
         this.#gone = true;
+        this.onSettled?.();
         throw error;
       },
     );
@@ -156,6 +168,8 @@ export class ShareQueue {
   #busy = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** When the last hello was queued. */
+  #lastHello = -Infinity;
 
   constructor(options: ShareQueueOptions = {}) {
     this.capacity = options.capacity ?? MAX_WAITING_HELLOS;
@@ -209,6 +223,22 @@ export class ShareQueue {
         },
       };
       signal.addEventListener("abort", onAbort, { once: true });
+      const calm = waiting.queued - this.#lastHello > CALM_AFTER;
+      this.#lastHello = waiting.queued;
+      if (peer.gone) return this.#failGone(waiting);
+      // The first hello in a while, nothing waiting: answer at once.
+      const idle = !this.#busy && this.#waiting.size === 0;
+      if (calm && idle && this.capacity > 0) {
+        return waiting.start();
+      }
+      peer.onSettled = () => {
+        if (peer.gone && this.#waiting.get(peer.target) === waiting) {
+          this.#waiting.delete(peer.target);
+          this.#failGone(waiting);
+        } else if (this.#waiting.get(peer.target) === waiting) {
+          this.#schedule(0);
+        }
+      };
       this.#waiting.set(peer.target, waiting);
       while (this.#waiting.size > this.capacity) {
         this.#turnAway(
@@ -242,6 +272,14 @@ export class ShareQueue {
     this.#waiting.clear();
   }
 
+  #failGone(waiting: Waiting): void {
+    waiting.fail(
+      new Deno.errors.ConnectionReset(
+        "dropped: it closed the connection after its hello, before the answer",
+      ),
+    );
+  }
+
   #turnAway(conn: Deno.Conn, reason: unknown): Promise<void> {
     const waiting = this.#waiting.get(conn)!;
     this.#waiting.delete(conn);
@@ -270,11 +308,7 @@ export class ShareQueue {
       const { peer } = waiting;
       if (peer.gone) {
         this.#waiting.delete(conn);
-        waiting.fail(
-          new Deno.errors.ConnectionReset(
-            "dropped: it closed the connection after its hello, before the answer",
-          ),
-        );
+        this.#failGone(waiting);
         continue;
       }
       const eligibleAt = peer.settled

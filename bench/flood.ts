@@ -70,7 +70,7 @@ async function runPassive(kind: Kind, module?: string): Promise<void> {
       : undefined,
     timeout: 60_000,
     onRejectedPeer: ({ reason }: { reason: string }) => {
-      const key = reason.slice(0, 48);
+      const key = reason.replace(/[\d.:[\]a-f]+:\d+/g, "ADDR").slice(0, 60);
       reasons[key] = (reasons[key] ?? 0) + 1;
     },
   });

@@ -37,7 +37,7 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 type Kind = "tls+secret" | "secret";
 const FLOODS = [
   { kind: "secret", rate: 3000, threads: 256 },
-  { kind: "tls+secret", rate: 1000, threads: 256 },
+  { kind: "tls+secret", rate: 1000, threads: 16 },
 ] as const;
 const SECONDS = 5;
 const REAL_AT = 2500;
@@ -103,6 +103,20 @@ async function realPeer(kind: Kind, port: number) {
   }
 }
 
+/** The lines of a byte stream. */
+async function* linesOf(stream: ReadableStream<Uint8Array>) {
+  let text = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    let end;
+    while ((end = text.indexOf("\n")) >= 0) {
+      yield text.slice(0, end);
+      text = text.slice(end + 1);
+    }
+  }
+  if (text !== "") yield text;
+}
+
 function childImportMap(): string[] {
   const resolved = import.meta.resolve("@std/net/unstable-ip");
   if (!resolved.startsWith("file:")) return [];
@@ -134,7 +148,7 @@ async function run(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  const lines = linesOf(child.stdout);
   const { port } = JSON.parse((await lines.next()).value!);
   await sleep(300);
   const samples: { at: number; probe: Probe }[] = [];
