@@ -151,7 +151,7 @@ interface Waiting {
   fail(error: unknown): void;
 }
 
-/** What a {@linkcode ShareQueue} reports. */
+/** How a {@linkcode ShareQueue} is bounded. */
 export interface ShareQueueOptions {
   /** Hellos that may wait at once; default {@linkcode MAX_WAITING_HELLOS}. */
   capacity?: number;
@@ -212,7 +212,13 @@ export class ShareQueue {
         start: () => {
           signal.removeEventListener("abort", onAbort);
           this.#busy = true;
-          compute().then(resolve, reject).finally(() => {
+          let computing: Promise<T>;
+          try {
+            computing = compute();
+          } catch (error) {
+            computing = Promise.reject(error);
+          }
+          computing.then(resolve, reject).finally(() => {
             this.#busy = false;
             this.#schedule(0);
           });
