@@ -405,6 +405,12 @@ async function readPart(
         `Authentication failed: ${side.other} at ${side.peer} closed the connection instead of confirming the key: it holds another code or secret (it turned this side away); check that both sides use the same one`,
       );
     }
+    if (what === "hello" && side.role === "active" && error.filled === 0) {
+      // Said nothing at all: most likely dropped, e.g. while flooded.
+      throw new Deno.errors.InvalidData(
+        `The listener at ${side.peer} closed the connection without answering this side's hello: it dropped this connection (a listener flooded by other peers drops those it has not heard from in time; try again), or it expects no code or secret, or speaks another protocol`,
+      );
+    }
     throw new Deno.errors.InvalidData(
       `${
         capitalize(side.other)

@@ -292,6 +292,27 @@ Deno.test("Connector.connect() in active mode reports a listener that turned its
   }
 });
 
+Deno.test("Connector.connect() in active mode names a dropped connection (a flooded listener) first when the listener closes without answering its hello", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dropping = (async () => {
+    using conn = await listener.accept();
+    await readExactly(conn, 34); // the hello, then nothing
+  })();
+  const error = await assertRejects(
+    () =>
+      new Connector({
+        host: "127.0.0.1",
+        port: listener.addr.port,
+        secret: SECRET,
+        timeout: 10_000,
+      }).connect(),
+    Deno.errors.InvalidData,
+  );
+  await dropping;
+  assertStringIncludes(error.message, "without answering this side's hello");
+  assertStringIncludes(error.message, "flooded");
+});
+
 Deno.test("acceptCounterpart() keeps at most waitingHellos hellos waiting: peers that hold their connection after a hello are answered or told the listener is overloaded, none left without an answer", async () => {
   const CAPACITY = 4;
   const PEERS = 40;
