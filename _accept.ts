@@ -21,6 +21,7 @@ import { authenticate, type AuthenticationResult } from "./auth.ts";
 import { countDescriptors, isDescriptorExhaustion } from "./_descriptors.ts";
 import { completeHandshake } from "./tls.ts";
 import { NotAllowedError, QueueFullError } from "./errors.ts";
+import { PeerReader, ShareQueue, useShareQueue } from "./_share_queue.ts";
 
 /**
  * How far a peer in vetting has got, least first. For TLS a peer that sent
@@ -66,31 +67,8 @@ export interface VetOptions {
   encrypt?: boolean;
 }
 
-/**
- * `conn` as seen by the secret exchange: the same connection, except that
- * the first read that returns bytes reports {@linkcode Progress.Speaking}.
- */
-function watchFirstBytes(
-  conn: Deno.Conn,
-  onProgress: (level: ProgressLevel) => void,
-): Deno.Conn {
-  let spoken = false;
-  const read = async (buffer: Uint8Array): Promise<number | null> => {
-    const count = await conn.read(buffer);
-    if (!spoken && count !== null && count > 0) {
-      spoken = true;
-      onProgress(Progress.Speaking);
-    }
-    return count;
-  };
-  return new Proxy(conn, {
-    get(target, property) {
-      if (property === "read") return read;
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+/** The share queue of the listener that accepted a connection. */
+const shareQueues = new WeakMap<Deno.Conn, ShareQueue>();
 
 /**
  * Runs the checks a candidate peer must pass before it becomes the
@@ -115,8 +93,11 @@ export async function vetPeer(
     onProgress(Progress.Secured);
   }
   if (options.secret === undefined) return undefined;
+  const peer = new PeerReader(conn, () => onProgress(Progress.Speaking));
+  const shares = shareQueues.get(conn);
+  if (shares !== undefined) useShareQueue(peer, shares, scope.signal);
   return await authenticate(
-    watchFirstBytes(conn, onProgress),
+    peer.conn,
     "passive",
     options.secret,
     scope.signal,
@@ -225,6 +206,11 @@ export interface AcceptOptions {
   handshakeTimeout?: number;
   /** Peers vetted at once; default: from the descriptor budget. */
   queueSize?: number;
+  /**
+   * Hellos that may wait for their share at once; default
+   * `MAX_WAITING_HELLOS` (`_share_queue.ts`).
+   */
+  waitingHellos?: number;
   /** Closes the listening socket (idempotent). */
   closeListener(): void;
   /**
@@ -252,6 +238,7 @@ function isPeerGone(error: unknown): boolean {
 export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
   const { listener, signal } = options;
   const queue = new VettingQueue();
+  const shares = new ShareQueue({ capacity: options.waitingHellos });
   const silentTime = Math.min(
     options.handshakeTimeout ?? Infinity,
     SILENT_TIME_UNDER_PRESSURE,
@@ -276,6 +263,9 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
       settled = true;
       signal.removeEventListener("abort", onAbort);
       options.closeListener();
+      shares.close(
+        new Deno.errors.Interrupted("the wait for a counterpart ended"),
+      );
       for (const conn of queue) closeQuietly(conn);
       queue.clear();
       wake?.();
@@ -293,7 +283,10 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
     };
     const drop = (conn: Deno.Conn, reason: unknown) => {
       queue.delete(conn);
-      closeQuietly(conn);
+      // A peer whose hello waits for its answer is told why it goes.
+      const told = shares.withdraw(conn, reason);
+      if (told === undefined) closeQuietly(conn);
+      else told.then(() => closeQuietly(conn));
       options.onRejected(conn.remoteAddr, reason);
     };
     /** Makes room: silent peers past their time under pressure, then the least progressed. */
@@ -340,6 +333,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
       queue.add(conn, now);
       if (pressure) shed(now, queueSize!);
       if (!queue.has(conn)) return;
+      shareQueues.set(conn, shares);
       vet(
         conn,
         signal,

@@ -26,10 +26,11 @@
  * @module
  */
 import { raceAbort, raceAbortClosing } from "./_abort.ts";
-import { AuthenticationError } from "./errors.ts";
+import { AuthenticationError, QueueFullError } from "./errors.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
 import { concat, lvCat } from "./_bytes.ts";
+import { computeShare, OVERLOAD_NOTICE } from "./_share_queue.ts";
 
 /**
  * The group code (`@noble/curves`), loaded by the first exchange: importing
@@ -406,6 +407,12 @@ async function readPart(
         `Authentication failed: ${side.other} at ${side.peer} closed the connection instead of confirming the key: it holds another code or secret (it turned this side away); check that both sides use the same one`,
       );
     }
+    if (what === "hello" && side.role === "active" && error.filled === 0) {
+      // Said nothing at all: most likely dropped, e.g. while flooded.
+      throw new Deno.errors.InvalidData(
+        `The listener at ${side.peer} closed the connection without answering this side's hello: it dropped this connection (a listener flooded by other peers drops those it has not heard from in time; try again), or it expects no code or secret, or speaks another protocol`,
+      );
+    }
     throw new Deno.errors.InvalidData(
       `${
         capitalize(side.other)
@@ -432,6 +439,26 @@ function checkHello(side: Side, hello: Uint8Array): void {
 }
 
 /**
+ * Throws when the listener answered the hello with the overload notice
+ * (`bytes`, the first read, may hold only its start: the rest is read).
+ */
+async function checkOverload(side: Side, bytes: Uint8Array): Promise<void> {
+  const notice = OVERLOAD_NOTICE;
+  if (!constantTimeEqual(bytes, notice.subarray(0, bytes.length))) return;
+  if (bytes.length < notice.length) {
+    const rest = await readFrame(side.conn, notice.length - bytes.length)
+      .catch(() => undefined);
+    const expected = notice.subarray(bytes.length);
+    if (rest === undefined || !constantTimeEqual(rest, expected)) return;
+  }
+  throw new QueueFullError(
+    `${
+      capitalize(side.other)
+    } at ${side.peer} is overloaded: it turned this connection away before the secret exchange (too many peers were connecting at once, perhaps a flood); try again`,
+  );
+}
+
+/**
  * Reads the peer's hello. One read first (never more than a hello) shows what
  * the peer speaks: a stranger is reported at once, without waiting for bytes
  * that will never come; the passive side first tells it, in plain text, what
@@ -453,6 +480,8 @@ async function readHello(side: Side): Promise<Uint8Array> {
   if (first[0] !== PROTOCOL_VERSION) {
     if (side.role === "passive") {
       await writeAll(side.conn, encoder.encode(PLAIN_NOTICE)).catch(() => {});
+    } else {
+      await checkOverload(side, first.subarray(0, count));
     }
     checkHello(side, first.subarray(0, count));
   }
@@ -597,7 +626,11 @@ async function runPassive(side: Side): Promise<Outcome> {
   const hello = newHello(side.features);
   checkNonces(side, hello, peerHello);
   const sid = sessionId(peerHello, hello);
-  const { scalar, share } = await newShare(side, sid);
+  // Under a flood of hellos, the listener's queue decides when (and whether).
+  const { scalar, share } = await computeShare(
+    side.conn,
+    () => newShare(side, sid),
+  );
   // The share is a random group element: it tells the peer nothing about
   // the secret. Nothing that depends on the secret and the peer's share
   // leaves this side before the peer's tag has been checked.

@@ -132,8 +132,10 @@ export class NotAllowedError extends Deno.errors.PermissionDenied {
 /**
  * A peer the passive side dropped to make room: more peers were being vetted
  * (TLS handshake, secret exchange) at once than the queue holds, or the
- * process ran out of file descriptors. Given to `onRejectedPeer`; the passive
- * connector waits on. Under a flood, see docs/vetting.md.
+ * process ran out of file descriptors, or more hellos were waiting for an
+ * answer than it keeps. Given to `onRejectedPeer`; the passive connector waits
+ * on. The active side that was dropped with the overload notice gets it from
+ * `connect()`. Under a flood, see docs/vetting.md.
  *
  * @example Usage
  * ```ts

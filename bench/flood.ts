@@ -55,7 +55,12 @@ interface Result {
 
 // ------------------------------------------------------ the passive child --
 
-async function runPassive(kind: Kind): Promise<void> {
+async function runPassive(kind: Kind, module?: string): Promise<void> {
+  // `--module`: another copy of the library (e.g. an earlier commit), to compare.
+  const { Connector } = module === undefined
+    ? await import("../mod.ts")
+    : await import(new URL(module, `file://${Deno.cwd()}/`).href);
+  const reasons: Record<string, number> = {};
   await using passive = new Connector({
     mode: "passive",
     host: "127.0.0.1",
@@ -64,14 +69,18 @@ async function runPassive(kind: Kind): Promise<void> {
       ? { cert: read("localhost.pem"), key: read("localhost.key.pem") }
       : undefined,
     timeout: 60_000,
+    onRejectedPeer: ({ reason }: { reason: string }) => {
+      const key = reason.replace(/[\d.:[\]a-f]+:\d+/g, "ADDR").slice(0, 60);
+      reasons[key] = (reasons[key] ?? 0) + 1;
+    },
   });
   const { port } = await passive.listen() as Deno.NetAddr;
   console.log(JSON.stringify({ port }));
-  using conn = await passive.connect();
+  using conn: Deno.Conn = await passive.connect();
   const byte = new Uint8Array(1);
   await conn.read(byte);
   await conn.write(byte);
-  console.log(JSON.stringify({ rejected: passive.rejectedPeers }));
+  console.log(JSON.stringify({ rejected: passive.rejectedPeers, reasons }));
   // Stay alive, holding nothing but the counterpart, until told to stop.
   await Deno.stdin.readable.pipeTo(new WritableStream());
 }
@@ -249,11 +258,11 @@ async function scenario(
 // ----------------------------------------------------------------- main --
 
 const args = parseArgs(Deno.args, {
-  string: ["passive", "rate", "seconds", "hold", "real-at"],
+  string: ["passive", "module", "rate", "seconds", "hold", "real-at"],
   default: { rate: "1000", seconds: "5", hold: "3000", "real-at": "2000" },
 });
 if (args.passive !== undefined) {
-  await runPassive(args.passive as Kind);
+  await runPassive(args.passive as Kind, args.module);
 } else {
   const options = {
     rate: Number(args.rate),
