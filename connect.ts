@@ -41,6 +41,7 @@ import {
   type TransportAddress,
 } from "./transport.ts";
 import { checkedConn, checkedListener } from "./_transport_results.ts";
+import { stdinIsTerminal } from "./_terminal.ts";
 
 export type {
   ConnectorMode,
@@ -200,7 +201,7 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     // Deno can only prompt when stdin is a terminal; elsewhere its own check
     // throws NotCapable, which #fail turns into the same all-flags error.
-    if (Deno.stdin.isTerminal()) assertPermissionsGranted(this.permissions);
+    if (stdinIsTerminal()) assertPermissionsGranted(this.permissions);
   }
 
   /** The secret's bytes, read once (file or environment) and shared by both uses. */
@@ -389,7 +390,42 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     if (this.#closed.signal.aborted) return Promise.reject(this.#closedError());
     this.#connectStarted = true;
-    return this.mode === "active" ? this.#connectActive() : this.#acceptPeer();
+    if (this.mode === "passive") {
+      return this.#isPlain() && this.#listenerOpen
+        ? this.#waitForPeer(this.#closed.signal, undefined)
+        : this.#acceptPeer();
+    }
+    return this.#isPlain() && this.#retry.attempts === 1
+      ? this.#dialOnce()
+      : this.#connectActive();
+  }
+
+  /**
+   * Nothing to set up beyond the socket: no TLS, no secret, no prompt, no
+   * timeout or signal (only `close()` cancels).
+   */
+  #isPlain(): boolean {
+    return this.#tls === undefined && this.#secretSource === undefined &&
+      !this.options.requestPermissions && this.options.timeout === undefined &&
+      this.options.signal === undefined;
+  }
+
+  /**
+   * The plain active path: one dial, no cancellation scope, no retry loop
+   * (what {@linkcode Connector.connect} does for it, minus the layers that
+   * have nothing to do).
+   */
+  #dialOnce(): Promise<Deno.Conn> {
+    try {
+      this.#ensurePermissions();
+    } catch (error) {
+      return Promise.reject(this.#explainIfDenied(error));
+    }
+    const signal = this.#closed.signal;
+    return this.#dial(undefined, signal).catch((error) => {
+      if (signal.aborted) throw signal.reason;
+      throw this.#fail(error, `Cannot connect to ${this.#endpoint}`);
+    });
   }
 
   #scope(action: string): { signal: AbortSignal } & Disposable {
@@ -528,14 +564,25 @@ export class Connector implements Disposable, AsyncDisposable {
       this.#closeListener();
       throw signal.reason;
     }
+    return await this.#waitForPeer(signal, secret);
+  }
+
+  /** Accepts on the open listener until a peer passes the checks (if any). */
+  #waitForPeer(
+    signal: AbortSignal,
+    secret: Uint8Array | undefined,
+  ): Promise<Deno.Conn> {
     const tls = this.#tls !== undefined;
     const confirmDelivery = this.options.confirmDelivery;
-    const announced = new WeakMap<Deno.Conn, boolean>();
-    const counterpart = await acceptCounterpart({
+    // Only a vetted peer can announce anything: no map without vetting.
+    const announced = tls || secret !== undefined
+      ? new WeakMap<Deno.Conn, boolean>()
+      : undefined;
+    const waiting = acceptCounterpart({
       listener: this.#listener!,
       signal,
       allow: this.#allow,
-      vet: tls || secret !== undefined
+      vet: announced !== undefined
         ? async (conn, signal, onProgress) => {
           const result = await vetPeer(
             conn,
@@ -553,8 +600,11 @@ export class Connector implements Disposable, AsyncDisposable {
       acceptError: (error) =>
         this.#fail(error, `Cannot accept on ${this.#endpoint}`),
     });
-    this.#peerConfirmsDelivery = announced.get(counterpart) ?? false;
-    return counterpart;
+    if (announced === undefined) return waiting;
+    return waiting.then((counterpart) => {
+      this.#peerConfirmsDelivery = announced.get(counterpart) ?? false;
+      return counterpart;
+    });
   }
 
   /** Counts a peer turned away and tells `onRejectedPeer`. */
