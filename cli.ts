@@ -19,19 +19,33 @@
  * @module
  */
 import denoConfig from "./deno.json" with { type: "json" };
-// Only what parsing the command line needs is imported here: the connector
-// (with TLS, the PAKE and @std/net), the copy machinery and the progress line
-// are loaded once a command needs them, so that --help and --version start
-// as fast as an empty `deno run`.
+// Nothing but the version is imported here: the argument parser loads for
+// any command line other than a lone --version, and the connector (with TLS,
+// the PAKE and @std/net), the copy machinery and the progress line once a
+// command needs them, so that --version starts as fast as an empty
+// `deno run` and --help nearly so.
 import type { Connector, ConnectorPermission } from "./mod.ts";
-import { type CliOptions, HELP, parseCliArgs, UsageError } from "./cli/args.ts";
+import type { CliOptions } from "./cli/args.ts";
 import type { ByteSink, ByteSource } from "./cli/copy.ts";
 import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
-import { inCliTerms } from "./cli/messages.ts";
+
+/** The argument parser and the CLI's wording of messages. */
+interface ParseModules {
+  args: typeof import("./cli/args.ts");
+  messages: typeof import("./cli/messages.ts");
+}
+
+async function loadParseModules(): Promise<ParseModules> {
+  const [args, messages] = await Promise.all([
+    import("./cli/args.ts"),
+    import("./cli/messages.ts"),
+  ]);
+  return { args, messages };
+}
 
 /** The modules a command that connects uses (see the imports above). */
-interface RunModules {
+interface RunModules extends ParseModules {
   library: typeof import("./mod.ts");
   code: typeof import("./cli/code.ts");
   copy: typeof import("./cli/copy.ts");
@@ -41,7 +55,7 @@ interface RunModules {
   unixSocket: typeof import("./cli/unix_socket.ts");
 }
 
-async function loadRunModules(): Promise<RunModules> {
+async function loadRunModules(parse: ParseModules): Promise<RunModules> {
   const [library, code, copy, events, preflight, signals, unixSocket] =
     await Promise.all([
       import("./mod.ts"),
@@ -52,7 +66,16 @@ async function loadRunModules(): Promise<RunModules> {
       import("./cli/signals.ts"),
       import("./cli/unix_socket.ts"),
     ]);
-  return { library, code, copy, events, preflight, signals, unixSocket };
+  return {
+    ...parse,
+    library,
+    code,
+    copy,
+    events,
+    preflight,
+    signals,
+    unixSocket,
+  };
 }
 
 /** How long `--confirm` waits for the peer's answer to its request, without --timeout. */
@@ -150,7 +173,9 @@ function describeAddr(
 }
 
 function exitCodeOf(error: unknown, modules: RunModules): number {
-  if (error instanceof UsageError || error instanceof RangeError) {
+  if (
+    error instanceof modules.args.UsageError || error instanceof RangeError
+  ) {
     return ExitCode.Usage;
   }
   // A secret that was asked for and cannot be read: never a warning.
@@ -244,17 +269,24 @@ export async function main(args: readonly string[]): Promise<number> {
   // Turned-away peers go to the reporter, which exists once setup is valid.
   let reportRejected: (peer: string | undefined, reason: string) => void =
     () => {};
+  // A lone --version, as the parser would answer it, before it is loaded.
+  if (args.length === 1 && args[0] === "--version") {
+    writeStdout(`connect ${VERSION}\n`);
+    return ExitCode.Success;
+  }
+  const parse = await loadParseModules();
+  const { UsageError } = parse.args;
   try {
-    options = parseCliArgs(args);
+    options = parse.args.parseCliArgs(args);
     if (options.command === "help") {
-      writeStdout(HELP);
+      writeStdout(parse.args.HELP);
       return ExitCode.Success;
     }
     if (options.command === "version") {
       writeStdout(`connect ${VERSION}\n`);
       return ExitCode.Success;
     }
-    modules = await loadRunModules();
+    modules = await loadRunModules(parse);
     if (options.secret === "new-code") {
       code = modules.code.makeCode();
       options.connector.secret = code;
@@ -273,7 +305,9 @@ export async function main(args: readonly string[]): Promise<number> {
     }
   } catch (caught) {
     if (!(caught instanceof UsageError)) throw caught;
-    const error = new UsageError(inCliTerms(caught.message), { cause: caught });
+    const error = new UsageError(parse.messages.inCliTerms(caught.message), {
+      cause: caught,
+    });
     const { writeStderrLine } = await import("./cli/events.ts");
     if (args.includes("--json")) {
       writeStderrLine(
@@ -464,7 +498,7 @@ async function run(
     abort = error instanceof copy.TransferError && error.abort;
     const interrupt = watch.interrupt;
     const code = interrupt?.exitCode ?? exitCodeOf(error, modules);
-    let message = inCliTerms(
+    let message = modules.messages.inCliTerms(
       error instanceof Error ? error.message : String(error),
     );
     if (interrupt !== undefined) {
