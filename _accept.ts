@@ -177,6 +177,7 @@ class VettingQueue implements Iterable<Deno.Conn> {
   }
 
   clear(): void {
+    if (this.#level.size === 0) return; // the common case: nothing vetted
     for (const level of this.#levels) level.clear();
     this.#level.clear();
   }
