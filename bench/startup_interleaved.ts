@@ -66,12 +66,17 @@ async function main(): Promise<void> {
     const lines = [
       `### Start-up, interleaved: ${rounds} rounds`,
       "",
-      "| command | median ms | min ms | ÷ empty `deno run` (medians) |",
-      "| --- | ---: | ---: | ---: |",
+      "| command | median ms | min ms | ÷ empty `deno run` (medians) | per-round ratios, median | ÷ (minimums) |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
       ...commands.map(([name], index) =>
         `| ${name} | ${median(times[index]).toFixed(1)} | ${
           Math.min(...times[index]).toFixed(1)
-        } | ${(median(times[index]) / base).toFixed(2)}× |`
+        } | ${(median(times[index]) / base).toFixed(2)}× | ${
+          median(times[index].map((time, round) => time / times[0][round]))
+            .toFixed(2)
+        }× | ${
+          (Math.min(...times[index]) / Math.min(...times[0])).toFixed(2)
+        }× |`
       ),
     ];
     const markdown = lines.join("\n") + "\n";
