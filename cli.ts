@@ -31,52 +31,10 @@ import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
 
 /** The argument parser and the CLI's wording of messages. */
-interface ParseModules {
-  args: typeof import("./cli/args.ts");
-  messages: typeof import("./cli/messages.ts");
-}
+type ParseModules = typeof import("./cli/_parse_modules.ts");
 
-async function loadParseModules(): Promise<ParseModules> {
-  const [args, messages] = await Promise.all([
-    import("./cli/args.ts"),
-    import("./cli/messages.ts"),
-  ]);
-  return { args, messages };
-}
-
-/** The modules a command that connects uses (see the imports above). */
-interface RunModules extends ParseModules {
-  library: typeof import("./mod.ts");
-  code: typeof import("./cli/code.ts");
-  copy: typeof import("./cli/copy.ts");
-  events: typeof import("./cli/events.ts");
-  preflight: typeof import("./cli/preflight.ts");
-  signals: typeof import("./cli/signals.ts");
-  unixSocket: typeof import("./cli/unix_socket.ts");
-}
-
-async function loadRunModules(parse: ParseModules): Promise<RunModules> {
-  const [library, code, copy, events, preflight, signals, unixSocket] =
-    await Promise.all([
-      import("./mod.ts"),
-      import("./cli/code.ts"),
-      import("./cli/copy.ts"),
-      import("./cli/events.ts"),
-      import("./cli/preflight.ts"),
-      import("./cli/signals.ts"),
-      import("./cli/unix_socket.ts"),
-    ]);
-  return {
-    ...parse,
-    library,
-    code,
-    copy,
-    events,
-    preflight,
-    signals,
-    unixSocket,
-  };
-}
+/** The modules a command that connects uses, the parser's included. */
+type RunModules = typeof import("./cli/_run_modules.ts");
 
 /** How long `--confirm` waits for the peer's answer to its request, without --timeout. */
 const CONFIRM_WAIT = 10_000;
@@ -274,19 +232,26 @@ export async function main(args: readonly string[]): Promise<number> {
     writeStdout(`connect ${VERSION}\n`);
     return ExitCode.Success;
   }
-  const parse = await loadParseModules();
+  // A command line without --help, -h or --version connects: its modules load
+  // with the parser, in one pass (if it then fails to parse, they were loaded
+  // for nothing, as the message's module would be anyway).
+  const running: Promise<RunModules> | undefined =
+    args.some((arg) => arg === "--help" || arg === "-h" || arg === "--version")
+      ? undefined
+      : import("./cli/_run_modules.ts");
+  const parse: ParseModules = await (running ??
+    import("./cli/_parse_modules.ts"));
   const { UsageError } = parse.args;
   try {
     options = parse.args.parseCliArgs(args);
-    if (options.command === "help") {
-      writeStdout(parse.args.HELP);
+    if (options.command === "help" || options.command === "version") {
+      writeStdout(
+        options.command === "help" ? parse.args.HELP : `connect ${VERSION}\n`,
+      );
+      await running?.catch(() => {}); // -h in a group such as -qh
       return ExitCode.Success;
     }
-    if (options.command === "version") {
-      writeStdout(`connect ${VERSION}\n`);
-      return ExitCode.Success;
-    }
-    modules = await loadRunModules(parse);
+    modules = await (running ?? import("./cli/_run_modules.ts"));
     if (options.secret === "new-code") {
       code = modules.code.makeCode();
       options.connector.secret = code;
@@ -304,6 +269,7 @@ export async function main(args: readonly string[]): Promise<number> {
       throw error;
     }
   } catch (caught) {
+    await running?.catch(() => {}); // nothing left loading after the answer
     if (!(caught instanceof UsageError)) throw caught;
     const error = new UsageError(parse.messages.inCliTerms(caught.message), {
       cause: caught,
