@@ -422,7 +422,13 @@ export class Connector implements Disposable, AsyncDisposable {
       return Promise.reject(this.#explainIfDenied(error));
     }
     const signal = this.#closed.signal;
-    return this.#dial(undefined, signal).catch((error) => {
+    let dialing: Promise<Deno.Conn>;
+    try {
+      dialing = this.#dial(undefined, signal);
+    } catch (error) {
+      dialing = Promise.reject(error); // a transport that throws at once
+    }
+    return dialing.catch((error) => {
       if (signal.aborted) throw signal.reason;
       throw this.#fail(error, `Cannot connect to ${this.#endpoint}`);
     });
