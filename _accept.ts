@@ -328,7 +328,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           done();
         };
       });
-    signal.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort);
     const admit = (conn: Deno.Conn, vet: NonNullable<AcceptOptions["vet"]>) => {
       const now = performance.now();
       // With fewer than half of MIN_QUEUE_SIZE peers in vetting, shedding

@@ -77,7 +77,7 @@ export const denoTransport: ConnectorTransport = Object.freeze({
       grace = setTimeout(() => dial.abort(signal.reason), DIAL_ABORT_GRACE);
     };
     if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+    else signal.addEventListener("abort", onAbort);
     const connecting = Deno.connect({ hostname, port, signal: dial.signal });
     const release = () => {
       // Only when set: Deno 2.9.6 loads its timer module on a process's first
