@@ -41,6 +41,7 @@ import {
   type TransportAddress,
 } from "./transport.ts";
 import { checkedConn, checkedListener } from "./_transport_results.ts";
+import { dialDeno } from "./_deno_dial.ts";
 import { stdinIsTerminal } from "./_terminal.ts";
 
 export type {
@@ -532,13 +533,13 @@ export class Connector implements Disposable, AsyncDisposable {
     if (hasClientCertificate(material) && address.transport === "tcp") {
       return dialWithCertificate(address, material!, signal);
     }
+    // The built-in dial answers at once on abort itself (one listener).
+    if (this.#transport === denoTransport) {
+      return dialDeno(address, signal, true);
+    }
     const dialing = this.#transport.connect!(address, signal);
     return raceAbort(
-      this.#transport === denoTransport
-        ? dialing
-        : Promise.resolve(dialing).then((conn) =>
-          checkedConn(conn, "connect()")
-        ),
+      Promise.resolve(dialing).then((conn) => checkedConn(conn, "connect()")),
       signal,
       closeQuietly,
     );
