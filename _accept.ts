@@ -161,6 +161,7 @@ class VettingQueue implements Iterable<Deno.Conn> {
   }
 
   clear(): void {
+    if (this.#level.size === 0) return; // the common case: nothing vetted
     for (const level of this.#levels) level.clear();
     this.#level.clear();
   }
@@ -246,7 +247,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
   // Sized once enough peers are in vetting for the size to matter: counting
   // the descriptors reads /proc (85–300 µs), more than a whole TCP pair.
   let queueSize: number | undefined = options.queueSize;
-  let counted = performance.now();
+  let counted = 0; // set by the first count, which needs no interval
   const recount = (now: number) => {
     if (options.queueSize !== undefined) return;
     if (queueSize !== undefined && now - counted < RECOUNT_INTERVAL) return;
@@ -257,7 +258,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
     let settled = false;
     // The accept in flight: a listener with a pending accept is only really
     // closed once that accept has settled, so results wait for it.
-    let accepting: Promise<unknown> = Promise.resolve();
+    let accepting: Promise<unknown> | undefined;
     let wake: (() => void) | undefined;
     const finish = (report: () => void) => {
       settled = true;
@@ -269,7 +270,8 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
       for (const conn of queue) closeQuietly(conn);
       queue.clear();
       wake?.();
-      accepting.then(report, report);
+      if (accepting === undefined) report();
+      else accepting.then(report, report);
     };
     const onAbort = () => {
       if (!settled) finish(() => reject(signal.reason));
@@ -322,7 +324,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           done();
         };
       });
-    signal.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort);
     const admit = (conn: Deno.Conn, vet: NonNullable<AcceptOptions["vet"]>) => {
       const now = performance.now();
       // With fewer than half of MIN_QUEUE_SIZE peers in vetting, shedding
@@ -355,7 +357,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           conn = await accepted;
         } catch (error) {
           if (settled) return;
-          accepting = Promise.resolve();
+          accepting = undefined;
           if (isPeerGone(error)) {
             // The peer reset before it was accepted: it is gone, wait on.
             options.onRejected(undefined, error);
@@ -387,7 +389,7 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           finish(() => reject(failure));
           return;
         }
-        accepting = Promise.resolve();
+        accepting = undefined;
         backoff = EXHAUSTION_BACKOFF.first;
         if (settled) return closeQuietly(conn);
         if (
@@ -397,10 +399,8 @@ export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
           drop(conn, new NotAllowedError("not in the allow list"));
           continue;
         }
-        if (options.vet === undefined) {
-          queue.add(conn, 0);
-          return win(conn);
-        }
+        // Nothing to vet: the first peer wins (it is in no queue).
+        if (options.vet === undefined) return finish(() => resolve(conn));
         admit(conn, options.vet);
       }
     };

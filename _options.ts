@@ -163,6 +163,12 @@ const OPTION_NAMES = [
   "relay",
 ] as const;
 const RETRY_NAMES = ["attempts", "delay", "maxDelay"] as const;
+/** Without `retry`: one attempt (frozen, so every connector can share it). */
+const NO_RETRY: Readonly<Required<RetryOptions>> = Object.freeze({
+  attempts: 1,
+  delay: 0,
+  maxDelay: 0,
+});
 const MAX_TIMER = 2_147_483_647;
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
@@ -386,7 +392,7 @@ export function parseConnectorOptions(
     );
   }
   const retry = options.retry === undefined
-    ? Object.freeze({ attempts: 1, delay: 0, maxDelay: 0 })
+    ? NO_RETRY
     : checkRetry(options.retry);
   if (options.allow !== undefined && !passive) {
     throw new TypeError(

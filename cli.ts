@@ -19,75 +19,26 @@
  * @module
  */
 import denoConfig from "./deno.json" with { type: "json" };
-// Only what parsing the command line needs is imported here: the connector
-// (with TLS, the PAKE and @std/net), the copy machinery and the progress line
-// are loaded once a command needs them, so that --help and --version start
-// as fast as an empty `deno run`.
+// Nothing but the version is imported here: the argument parser loads for
+// any command line other than a lone --version, and the connector (with TLS,
+// the PAKE and @std/net), the copy machinery and the progress line once a
+// command needs them, so that --version starts as fast as an empty
+// `deno run` and --help nearly so.
 import type {
   Connector,
   ConnectorOptions,
   ConnectorPermission,
 } from "./mod.ts";
-import {
-  checkRelayCode,
-  type CliOptions,
-  HELP,
-  parseCliArgs,
-  UsageError,
-} from "./cli/args.ts";
+import type { CliOptions } from "./cli/args.ts";
 import type { ByteSink, ByteSource } from "./cli/copy.ts";
 import type { Reporter } from "./cli/events.ts";
 import type { PreparedFiles } from "./cli/preflight.ts";
-import { inCliTerms } from "./cli/messages.ts";
-import { raceAbort } from "./internal.ts";
 
-/** The modules a command that connects uses (see the imports above). */
-interface RunModules {
-  library: typeof import("./mod.ts");
-  code: typeof import("./cli/code.ts");
-  copy: typeof import("./cli/copy.ts");
-  events: typeof import("./cli/events.ts");
-  preflight: typeof import("./cli/preflight.ts");
-  signals: typeof import("./cli/signals.ts");
-  unixSocket: typeof import("./cli/unix_socket.ts");
-  prompt: typeof import("./cli/prompt.ts");
-  wrongPeer: typeof import("./cli/wrong_peer.ts");
-}
+/** The argument parser and the CLI's wording of messages. */
+type ParseModules = typeof import("./cli/_parse_modules.ts");
 
-async function loadRunModules(): Promise<RunModules> {
-  const [
-    library,
-    code,
-    copy,
-    events,
-    preflight,
-    signals,
-    unixSocket,
-    prompt,
-    wrongPeer,
-  ] = await Promise.all([
-    import("./mod.ts"),
-    import("./cli/code.ts"),
-    import("./cli/copy.ts"),
-    import("./cli/events.ts"),
-    import("./cli/preflight.ts"),
-    import("./cli/signals.ts"),
-    import("./cli/unix_socket.ts"),
-    import("./cli/prompt.ts"),
-    import("./cli/wrong_peer.ts"),
-  ]);
-  return {
-    library,
-    code,
-    copy,
-    events,
-    preflight,
-    signals,
-    unixSocket,
-    prompt,
-    wrongPeer,
-  };
-}
+/** The modules a command that connects uses, the parser's included. */
+type RunModules = typeof import("./cli/_run_modules.ts");
 
 /** How long `--confirm` waits for the peer's answer to its request, without --timeout. */
 const CONFIRM_WAIT = 10_000;
@@ -123,7 +74,9 @@ function writeStdout(text: string): void {
 }
 
 function exitCodeOf(error: unknown, modules: RunModules): number {
-  if (error instanceof UsageError || error instanceof RangeError) {
+  if (
+    error instanceof modules.args.UsageError || error instanceof RangeError
+  ) {
     return ExitCode.Usage;
   }
   // A secret that was asked for and cannot be read: never a warning.
@@ -218,14 +171,28 @@ export async function main(args: readonly string[]): Promise<number> {
   // Turned-away peers go to the reporter, which exists once setup is valid.
   let reportRejected: (peer: string | undefined, reason: string) => void =
     () => {};
+  // A lone --version, as the parser would answer it, before it is loaded.
+  if (args.length === 1 && args[0] === "--version") {
+    writeStdout(`connect ${VERSION}\n`);
+    return ExitCode.Success;
+  }
+  // A command line without --help, -h or --version connects: its modules load
+  // with the parser, in one pass (if it then fails to parse, they were loaded
+  // for nothing, as the message's module would be anyway).
+  const running: Promise<RunModules> | undefined =
+    args.some((arg) => arg === "--help" || arg === "-h" || arg === "--version")
+      ? undefined
+      : import("./cli/_run_modules.ts");
+  const parse: ParseModules = await (running ??
+    import("./cli/_parse_modules.ts"));
+  const { UsageError } = parse.args;
   try {
-    options = parseCliArgs(args);
-    if (options.command === "help") {
-      writeStdout(HELP);
-      return ExitCode.Success;
-    }
-    if (options.command === "version") {
-      writeStdout(`connect ${VERSION}\n`);
+    options = parse.args.parseCliArgs(args);
+    if (options.command === "help" || options.command === "version") {
+      writeStdout(
+        options.command === "help" ? parse.args.HELP : `connect ${VERSION}\n`,
+      );
+      await running?.catch(() => {}); // -h in a group such as -qh
       return ExitCode.Success;
     }
     if (
@@ -236,7 +203,7 @@ export async function main(args: readonly string[]): Promise<number> {
         "connect --code without a value asks for the code on the terminal, and stdin is not one: in scripts give the secret with --secret-env NAME or --secret-file FILE",
       );
     }
-    modules = await loadRunModules();
+    modules = await (running ?? import("./cli/_run_modules.ts"));
     if (options.secret === "new-code") {
       const relay = options.connector.relay;
       code = modules.code.makeCode({ relay: relay !== undefined });
@@ -264,11 +231,14 @@ export async function main(args: readonly string[]): Promise<number> {
       );
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) {
-        throw new UsageError(inCliTerms(error), { cause: error });
+        throw new UsageError(modules.messages.inCliTerms(error), {
+          cause: error,
+        });
       }
       throw error;
     }
   } catch (caught) {
+    await running?.catch(() => {}); // nothing left loading after the answer
     if (!(caught instanceof UsageError)) throw caught;
     const error = caught;
     const { writeStderrLine } = await import("./cli/events.ts");
@@ -387,7 +357,7 @@ async function run(
       // After every check that could still fail: nobody types a code in vain.
       const typed = await modules.prompt.promptForCode();
       // A relay's channel is the typed code's number.
-      checkRelayCode(setup, "code", typed);
+      modules.args.checkRelayCode(setup, "code", typed);
       connector = new library.Connector({ ...setup, secret: typed });
     }
     if (stopped.aborted) throw stopped.reason;
@@ -424,7 +394,7 @@ async function run(
         );
       }
     }
-    conn = await raceAbort(connector.connect(), stopped);
+    conn = await modules.internal.raceAbort(connector.connect(), stopped);
     if (stopped.aborted) throw stopped.reason;
     const peer = options.connector.proxy !== undefined
       ? proxiedPeer(options, library)
@@ -513,7 +483,7 @@ async function run(
     abort = error instanceof copy.TransferError && error.abort;
     const interrupt = watch.interrupt;
     const code = interrupt?.exitCode ?? exitCodeOf(error, modules);
-    let message = inCliTerms(error);
+    let message = modules.messages.inCliTerms(error);
     const mistake = watchFirstBytes?.mistake;
     if (mistake !== undefined && interrupt === undefined) {
       message = mistake.message;

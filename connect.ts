@@ -48,6 +48,8 @@ import {
   type TransportAddress,
 } from "./transport.ts";
 import { checkedConn, checkedListener } from "./_transport_results.ts";
+import { dialDeno } from "./_deno_dial.ts";
+import { stdinIsTerminal } from "./_terminal.ts";
 
 export type {
   ConnectorMode,
@@ -210,7 +212,7 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     // Deno can only prompt when stdin is a terminal; elsewhere its own check
     // throws NotCapable, which #fail turns into the same all-flags error.
-    if (Deno.stdin.isTerminal()) assertPermissionsGranted(this.permissions);
+    if (stdinIsTerminal()) assertPermissionsGranted(this.permissions);
   }
 
   /** The secret's bytes, read once (file or environment) and shared by both uses. */
@@ -406,7 +408,48 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     if (this.#closed.signal.aborted) return Promise.reject(this.#closedError());
     this.#connectStarted = true;
-    return this.mode === "active" ? this.#connectActive() : this.#acceptPeer();
+    if (this.mode === "passive") {
+      return this.#isPlain() && this.#listenerOpen
+        ? this.#waitForPeer(this.#closed.signal, undefined)
+        : this.#acceptPeer();
+    }
+    return this.#isPlain() && this.#retry.attempts === 1
+      ? this.#dialOnce()
+      : this.#connectActive();
+  }
+
+  /**
+   * Nothing to set up beyond the socket: no TLS, no secret, no prompt, no
+   * timeout or signal (only `close()` cancels).
+   */
+  #isPlain(): boolean {
+    return this.#tls === undefined && this.#secretSource === undefined &&
+      !this.options.requestPermissions && this.options.timeout === undefined &&
+      this.options.signal === undefined;
+  }
+
+  /**
+   * The plain active path: one dial, no cancellation scope, no retry loop
+   * (what {@linkcode Connector.connect} does for it, minus the layers that
+   * have nothing to do).
+   */
+  #dialOnce(): Promise<Deno.Conn> {
+    try {
+      this.#ensurePermissions();
+    } catch (error) {
+      return Promise.reject(this.#explainIfDenied(error));
+    }
+    const signal = this.#closed.signal;
+    let dialing: Promise<Deno.Conn>;
+    try {
+      dialing = this.#dial(undefined, signal);
+    } catch (error) {
+      dialing = Promise.reject(error); // a transport that throws at once
+    }
+    return dialing.catch((error) => {
+      if (signal.aborted) throw signal.reason;
+      throw this.#fail(error, `Cannot connect to ${this.#endpoint}`);
+    });
   }
 
   #scope(action: string): { signal: AbortSignal } & Disposable {
@@ -528,13 +571,13 @@ export class Connector implements Disposable, AsyncDisposable {
     if (hasClientCertificate(material) && address.transport === "tcp") {
       return dialWithCertificate(address, material!, signal);
     }
+    // The built-in dial answers at once on abort itself (one listener).
+    if (this.#transport === denoTransport) {
+      return dialDeno(address, signal, true);
+    }
     const dialing = this.#transport.connect!(address, signal);
     return raceAbort(
-      this.#transport === denoTransport
-        ? dialing
-        : Promise.resolve(dialing).then((conn) =>
-          checkedConn(conn, "connect()")
-        ),
+      Promise.resolve(dialing).then((conn) => checkedConn(conn, "connect()")),
       signal,
       closeQuietly,
     );
@@ -566,15 +609,26 @@ export class Connector implements Disposable, AsyncDisposable {
       this.#closeListener();
       throw signal.reason;
     }
+    return await this.#waitForPeer(signal, secret);
+  }
+
+  /** Accepts on the open listener until a peer passes the checks (if any). */
+  #waitForPeer(
+    signal: AbortSignal,
+    secret: Uint8Array | undefined,
+  ): Promise<Deno.Conn> {
     const tls = this.#tls !== undefined;
     const confirmDelivery = this.options.confirmDelivery;
-    const announced = new WeakMap<Deno.Conn, AuthenticationResult>();
+    // Only a vetted peer can announce anything: no map without vetting.
+    const announced = tls || secret !== undefined
+      ? new WeakMap<Deno.Conn, AuthenticationResult>()
+      : undefined;
     const encrypt = this.#encrypt;
-    const counterpart = await acceptCounterpart({
+    const waiting = acceptCounterpart({
       listener: this.#listener!,
       signal,
       allow: this.#allow,
-      vet: tls || secret !== undefined
+      vet: announced !== undefined
         ? async (conn, signal, onProgress) => {
           const result = await vetPeer(
             conn,
@@ -598,15 +652,18 @@ export class Connector implements Disposable, AsyncDisposable {
       acceptError: (error) =>
         this.#fail(error, `Cannot accept on ${this.#endpoint}`),
     });
-    const result = announced.get(counterpart);
-    if (result === undefined) return counterpart;
-    this.#peerConfirmsDelivery = result.peerConfirms;
-    try {
-      return await this.#protect(counterpart, "passive", result);
-    } catch (error) {
-      closeQuietly(counterpart);
-      throw error;
-    }
+    if (announced === undefined) return waiting;
+    return waiting.then(async (counterpart) => {
+      const result = announced.get(counterpart);
+      if (result === undefined) return counterpart;
+      this.#peerConfirmsDelivery = result.peerConfirms;
+      try {
+        return await this.#protect(counterpart, "passive", result);
+      } catch (error) {
+        closeQuietly(counterpart);
+        throw error;
+      }
+    });
   }
 
   /** Counts a peer turned away and tells `onRejectedPeer`. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { isIPv4, isIPv6 } from "@std/net/unstable-ip";
+import { dialDeno } from "./_deno_dial.ts";
 
 /** Where to connect or listen: a TCP host and port, or a unix socket path. */
 export type TransportAddress =
@@ -44,9 +44,6 @@ export interface ConnectorTransport {
   halfClose?: boolean;
 }
 
-/** Milliseconds a dial may still complete after its abort (see below). */
-const DIAL_ABORT_GRACE = 50;
-
 /**
  * The built-in transport: `Deno.connect` / `Deno.listen` over TCP or unix
  * sockets.
@@ -67,36 +64,9 @@ const DIAL_ABORT_GRACE = 50;
  */
 export const denoTransport: ConnectorTransport = Object.freeze({
   connect(address: TransportAddress, signal: AbortSignal): Promise<Deno.Conn> {
-    if (address.transport !== "tcp") {
-      return Deno.connect({ transport: "unix", path: address.path });
-    }
-    // Deno 2.9.6 loses a connection that completes as Deno.connect()'s signal
-    // fires: its wrapper rethrows the abort and the socket stays open, out of
-    // reach. A host name widens that window to the whole lookup, so a name
-    // gets no signal at all (the connector stops waiting and closes the
-    // connection if it ever arrives; the system ends a hopeless attempt). An
-    // IP address gets a signal of its own, fired only if the dial is still
-    // pending a moment after `signal`: a connection on its way arrives first.
-    const { hostname, port } = address;
-    if (!isIPv4(hostname) && !isIPv6(hostname)) {
-      return Deno.connect({ hostname, port });
-    }
-    const dial = new AbortController();
-    let grace: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => {
-      grace = setTimeout(() => dial.abort(signal.reason), DIAL_ABORT_GRACE);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    const connecting = Deno.connect({ hostname, port, signal: dial.signal });
-    const release = () => {
-      // Only when set: Deno 2.9.6 loads its timer module on a process's first
-      // setTimeout or clearTimeout (10–15 ms), which a dial need not pay.
-      if (grace !== undefined) clearTimeout(grace);
-      signal.removeEventListener("abort", onAbort);
-    };
-    connecting.then(release, release);
-    return connecting;
+    // Abortable without losing a connection that completes as the abort
+    // fires (Deno 2.9.6): see _deno_dial.ts.
+    return dialDeno(address, signal);
   },
   listen(address: TransportAddress): Deno.Listener {
     return address.transport === "tcp"
