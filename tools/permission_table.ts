@@ -1,5 +1,5 @@
 /**
- * Prints the README's table "what you are doing → the exact flags": for each
+ * Prints docs/permissions.md's table "what you are doing → the exact flags": for each
  * use, a {@linkcode Connector} is constructed and its `permissions` are turned
  * into flags by {@linkcode formatPermissionFlags}, the helper behind every
  * denial message. Constructing connectors needs no permission, so this runs
@@ -28,7 +28,7 @@ const CERTIFICATE_TEXT =
 const KEY_TEXT =
   "-----BEGIN PRIVATE KEY-----\nplaceholder\n-----END PRIVATE KEY-----\n";
 
-/** The uses the README lists, in order. */
+/** The uses docs/permissions.md lists, in order. */
 export const PERMISSION_TABLE_ROWS: readonly PermissionTableRow[] = [
   {
     task: "Connect to an IP address",
