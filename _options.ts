@@ -18,7 +18,7 @@ import {
 } from "./auth.ts";
 import type { ConnectorPermission } from "./permissions.ts";
 import { parseTlsOption, tlsFilePaths, type TlsOptions } from "./tls.ts";
-import { parseProxyOption } from "./_proxy_option.ts";
+import { parseProxyOption, type ProxyOption } from "./_proxy_option.ts";
 import {
   type ConnectorTransport,
   denoTransport,
@@ -244,6 +244,311 @@ function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
   return Object.freeze({ attempts: retry.attempts, delay, maxDelay });
 }
 
+function checkBoolean(name: string): (value: unknown) => void {
+  return (value) => {
+    if (typeof value !== "boolean") {
+      throw new TypeError(`Invalid option "${name}": expected a boolean`);
+    }
+  };
+}
+
+/**
+ * The options whose value can be checked alone, each with its checker; it
+ * throws if the value is not accepted. How they combine with the other
+ * options is checked apart, by the rules below.
+ */
+const VALUE_CHECKERS = {
+  timeout: (value: unknown) => void checkMilliseconds(value, "timeout"),
+  signal: (value: unknown) => {
+    if (!(value instanceof AbortSignal)) {
+      throw new TypeError('Invalid option "signal": expected an AbortSignal');
+    }
+  },
+  confirmDelivery: checkBoolean("confirmDelivery"),
+  encrypt: checkBoolean("encrypt"),
+  onRejectedPeer: (value: unknown) => {
+    if (typeof value !== "function") {
+      throw new TypeError(
+        'Invalid option "onRejectedPeer": expected a function (peer) => void',
+      );
+    }
+  },
+  requestPermissions: checkBoolean("requestPermissions"),
+} as const satisfies Partial<
+  Record<keyof ConnectorOptions, (value: unknown) => void>
+>;
+
+/** Runs the checker of each named option that is given, in this order. */
+function checkValues(
+  options: ConnectorOptions,
+  names: readonly (keyof typeof VALUE_CHECKERS)[],
+): void {
+  for (const name of names) {
+    if (options[name] !== undefined) VALUE_CHECKERS[name](options[name]);
+  }
+}
+
+/** The options that apply to one mode only: that mode, and why. */
+const ONE_MODE_OPTIONS = {
+  retry: ["active", "a passive connector waits; use timeout"],
+  allow: ["passive", "it filters incoming peers"],
+  onRejectedPeer: ["passive", "they turn peers away"],
+} as const satisfies Partial<
+  Record<keyof ConnectorOptions, readonly [ConnectorMode, string]>
+>;
+
+/** Throws if the option is given to a connector of the other mode. */
+function checkModeOf(
+  options: ConnectorOptions,
+  name: keyof typeof ONE_MODE_OPTIONS,
+  mode: ConnectorMode,
+): void {
+  const [only, why] = ONE_MODE_OPTIONS[name];
+  if (options[name] !== undefined && mode !== only) {
+    throw new TypeError(
+      `Invalid option "${name}": it applies to ${only} connectors only (${why})`,
+    );
+  }
+}
+
+/** The options a relay replaces, each with what follows the common reason. */
+const REPLACED_BY_RELAY = {
+  host: "",
+  port: "",
+  path: "",
+  transport: "",
+  tls: "; the stream is protected with the secret's key instead",
+  allow: ", so every peer has the relay's address",
+} as const;
+
+/** The options a unix socket path excludes, each with what a socket lacks. */
+const EXCLUDED_BY_PATH = {
+  host: "host",
+  port: "port",
+  allow: "peer IP address",
+  tls: "TLS support here",
+} as const;
+
+function checkNames(options: ConnectorOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      "Invalid options: expected an object such as { mode, host, port }",
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `Unknown option "${key}": expected one of ${OPTION_NAMES.join(", ")}`,
+      );
+    }
+  }
+}
+
+function checkMode(value: unknown): ConnectorMode {
+  const mode = value === undefined ? "active" : value;
+  if (mode !== "active" && mode !== "passive") {
+    throw new TypeError(
+      `Invalid mode ${JSON.stringify(mode)}: expected "active" or "passive"`,
+    );
+  }
+  return mode;
+}
+
+/** Where the connector connects or listens, and how people write it. */
+interface Place {
+  address: TransportAddress;
+  endpoint: string;
+}
+
+function relayPlace(
+  options: ConnectorOptions,
+  relay: Readonly<RelayOptions>,
+): Place {
+  for (const [key, why] of Object.entries(REPLACED_BY_RELAY)) {
+    if (options[key as keyof typeof REPLACED_BY_RELAY] !== undefined) {
+      throw new TypeError(
+        `Invalid option "${key}": it cannot be combined with "relay" (both sides dial the relay${why})`,
+      );
+    }
+  }
+  return {
+    address: { transport: "tcp", hostname: relay.host, port: relay.port },
+    endpoint: `channel ${relay.channel} through the relay at ${
+      formatHostPort(relay.host, relay.port)
+    }`,
+  };
+}
+
+function unixPlace(options: ConnectorOptions): Place {
+  if (typeof options.path !== "string" || options.path === "") {
+    throw new TypeError('Invalid option "path": expected a unix socket path');
+  }
+  for (const [key, lacking] of Object.entries(EXCLUDED_BY_PATH)) {
+    if (options[key as keyof typeof EXCLUDED_BY_PATH] !== undefined) {
+      throw new TypeError(
+        `Invalid option "${key}": it cannot be combined with "path" (a unix socket has no ${lacking})`,
+      );
+    }
+  }
+  const path = resolve(options.path);
+  return { address: { transport: "unix", path }, endpoint: path };
+}
+
+function checkHost(value: unknown): string {
+  if (typeof value !== "string") {
+    throw new TypeError(
+      `Invalid option "host": expected a host name or IP address, got ${
+        value === null ? "null" : typeof value
+      }`,
+    );
+  }
+  const parsed = parseHost(value);
+  if (parsed === undefined) {
+    throw new TypeError(
+      `Invalid option "host": ${
+        JSON.stringify(value)
+      } is not a host name or IP address; expected a name such as example.com, an IPv4 address such as 127.0.0.1, or an IPv6 address such as ::1 or [::1] (the port goes in "port")`,
+    );
+  }
+  return parsed.hostname;
+}
+
+function tcpPlace(options: ConnectorOptions, mode: ConnectorMode): Place {
+  const passive = mode === "passive";
+  const hostname = checkHost(
+    options.host === undefined
+      ? (passive ? "0.0.0.0" : "localhost")
+      : options.host,
+  );
+  if (!passive && options.port === undefined) {
+    throw new TypeError(
+      'Missing option "port": an active connector needs the port of its counterpart (1-65535)',
+    );
+  }
+  const port = checkPort(options.port === undefined ? 0 : options.port, mode);
+  return {
+    address: { transport: "tcp", hostname, port },
+    endpoint: formatHostPort(hostname, port),
+  };
+}
+
+/** The transport the options name or imply, checked for the mode. */
+function chooseTransport(
+  options: ConnectorOptions,
+  mode: ConnectorMode,
+  relay: Readonly<RelayOptions> | undefined,
+  proxy: ProxyOption | undefined,
+  handshakeTimeout: number,
+): ConnectorTransport {
+  if (relay !== undefined && proxy !== undefined) {
+    throw new TypeError(
+      'Invalid options "relay" and "proxy": a relay is dialled directly; give one of them',
+    );
+  }
+  const transport = relay !== undefined
+    ? relayTransport({
+      ...relay,
+      // Without a timeout the active side waits at the relay as long as it
+      // would wait for a handshake: the listener should be there already.
+      pairingWait: mode === "passive" || options.timeout !== undefined
+        ? undefined
+        : handshakeTimeout,
+    })
+    : proxy?.transport ??
+      (options.transport === undefined ? denoTransport : options.transport);
+  const needed = mode === "passive" ? "listen" : "connect";
+  if (
+    typeof transport !== "object" || transport === null ||
+    typeof transport[needed] !== "function"
+  ) {
+    throw new TypeError(
+      `Invalid option "transport": a ${mode} connector needs an object with a ${needed}() method`,
+    );
+  }
+  return transport;
+}
+
+/** The `tls` option, checked against the transport, address and proxy. */
+function parseTls(
+  options: ConnectorOptions,
+  mode: ConnectorMode,
+  address: TransportAddress,
+  proxy: ProxyOption | undefined,
+): Readonly<TlsOptions> | undefined {
+  const tls = parseTlsOption(options.tls, mode);
+  if (tls !== undefined && options.transport !== undefined) {
+    throw new TypeError(
+      'Invalid option "transport": it cannot be combined with "tls" (TLS runs over the built-in TCP transport)',
+    );
+  }
+  if (
+    tls?.hostname !== undefined &&
+    (tls.cert !== undefined || tls.certFile !== undefined) &&
+    address.transport === "tcp" &&
+    tls.hostname !== address.hostname
+  ) {
+    throw new InvalidOptionError(
+      "tls.hostname",
+      `it must be the host dialled ("${address.hostname}") when a client certificate is presented: Deno.connectTls cannot verify another name`,
+    );
+  }
+  if (proxy !== undefined) proxy.checkTls(tls);
+  return tls;
+}
+
+/** The `secret` option, and the options that need it or must not lack it. */
+function parseSecret(
+  options: ConnectorOptions,
+  relay: Readonly<RelayOptions> | undefined,
+): SecretSource | undefined {
+  const secretSource = parseSecretOption(options.secret);
+  if (relay !== undefined && secretSource === undefined) {
+    throw new TypeError(
+      'Invalid option "relay": it needs "secret": nothing is relayed in clear text (both sides prove the secret and the stream is encrypted with its key)',
+    );
+  }
+  if (relay !== undefined && options.encrypt === false) {
+    throw new TypeError(
+      'Invalid option "encrypt": false cannot be combined with "relay": nothing is relayed in clear text',
+    );
+  }
+  checkValues(options, ["confirmDelivery"]);
+  if (options.confirmDelivery !== undefined && secretSource === undefined) {
+    throw new InvalidOptionError(
+      "confirmDelivery",
+      'it is announced inside the secret exchange, so it needs "secret"',
+    );
+  }
+  checkValues(options, ["encrypt"]);
+  if (options.encrypt !== undefined && secretSource === undefined) {
+    throw new TypeError(
+      'Invalid option "encrypt": the stream is encrypted with the key of the secret exchange, so it needs "secret" (or use tls)',
+    );
+  }
+  return secretSource;
+}
+
+/** The options as given, frozen, without secret bytes or proxy password. */
+function freezeOptions(
+  options: ConnectorOptions,
+  relay: Readonly<RelayOptions> | undefined,
+  proxy: ProxyOption | undefined,
+): Readonly<ConnectorOptions> {
+  return Object.freeze({
+    ...options,
+    ...(options.allow ? { allow: Object.freeze([...options.allow]) } : {}),
+    ...(relay ? { relay } : {}),
+    // Never keep secret bytes where logging the connector would print them;
+    // "[redacted]" is too short to be mistaken for a secret if reused.
+    ...(typeof options.secret === "string" ||
+        options.secret instanceof Uint8Array
+      ? { secret: "[redacted]" }
+      : {}),
+    // Nor a proxy password.
+    ...(proxy !== undefined ? { proxy: proxy.transport.url } : {}),
+  }) as Readonly<ConnectorOptions>;
+}
+
 /** The options of a connector, validated, with what follows from them. */
 export interface ParsedOptions {
   mode: ConnectorMode;
@@ -272,252 +577,43 @@ export interface ParsedOptions {
 export function parseConnectorOptions(
   options: ConnectorOptions,
 ): ParsedOptions {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      "Invalid options: expected an object such as { mode, host, port }",
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown option "${key}": expected one of ${OPTION_NAMES.join(", ")}`,
-      );
-    }
-  }
-  const mode = options.mode === undefined ? "active" : options.mode;
-  if (mode !== "active" && mode !== "passive") {
-    throw new TypeError(
-      `Invalid mode ${JSON.stringify(mode)}: expected "active" or "passive"`,
-    );
-  }
-  const passive = mode === "passive";
-  let address: TransportAddress;
-  let endpoint: string;
-
+  // The checks run in a fixed order: with several bad options, the error
+  // is always about the same one.
+  checkNames(options);
+  const mode = checkMode(options.mode);
   const relay = options.relay === undefined
     ? undefined
     : parseRelayOption(options.relay);
-  if (relay !== undefined) {
-    for (
-      const key of [
-        "host",
-        "port",
-        "path",
-        "transport",
-        "tls",
-        "allow",
-      ] as const
-    ) {
-      if (options[key] !== undefined) {
-        throw new TypeError(
-          `Invalid option "${key}": it cannot be combined with "relay" (both sides dial the relay${
-            key === "allow"
-              ? ", so every peer has the relay's address"
-              : key === "tls"
-              ? "; the stream is protected with the secret's key instead"
-              : ""
-          })`,
-        );
-      }
-    }
-    address = { transport: "tcp", hostname: relay.host, port: relay.port };
-    endpoint = `channel ${relay.channel} through the relay at ${
-      formatHostPort(relay.host, relay.port)
-    }`;
-  } else if (options.path !== undefined) {
-    if (typeof options.path !== "string" || options.path === "") {
-      throw new TypeError(
-        'Invalid option "path": expected a unix socket path',
-      );
-    }
-    for (const key of ["host", "port", "allow", "tls"] as const) {
-      if (options[key] !== undefined) {
-        throw new TypeError(
-          `Invalid option "${key}": it cannot be combined with "path" (a unix socket has no ${
-            key === "allow"
-              ? "peer IP address"
-              : key === "tls"
-              ? "TLS support here"
-              : key
-          })`,
-        );
-      }
-    }
-    address = { transport: "unix", path: resolve(options.path) };
-    endpoint = address.path;
-  } else {
-    const host = options.host === undefined
-      ? (passive ? "0.0.0.0" : "localhost")
-      : options.host;
-    if (typeof host !== "string") {
-      throw new TypeError(
-        `Invalid option "host": expected a host name or IP address, got ${
-          host === null ? "null" : typeof host
-        }`,
-      );
-    }
-    const parsedHost = parseHost(host);
-    if (parsedHost === undefined) {
-      throw new TypeError(
-        `Invalid option "host": ${
-          JSON.stringify(host)
-        } is not a host name or IP address; expected a name such as example.com, an IPv4 address such as 127.0.0.1, or an IPv6 address such as ::1 or [::1] (the port goes in "port")`,
-      );
-    }
-    if (!passive && options.port === undefined) {
-      throw new TypeError(
-        'Missing option "port": an active connector needs the port of its counterpart (1-65535)',
-      );
-    }
-    const port = checkPort(
-      options.port === undefined ? 0 : options.port,
-      mode,
-    );
-    const hostname = parsedHost.hostname;
-    address = { transport: "tcp", hostname, port };
-    endpoint = formatHostPort(hostname, port);
-  }
-
-  if (options.timeout !== undefined) {
-    checkMilliseconds(options.timeout, "timeout");
-  }
-  if (
-    options.signal !== undefined && !(options.signal instanceof AbortSignal)
-  ) {
-    throw new TypeError('Invalid option "signal": expected an AbortSignal');
-  }
-  if (options.retry !== undefined && passive) {
-    throw new TypeError(
-      'Invalid option "retry": it applies to active connectors only (a passive connector waits; use timeout)',
-    );
-  }
+  const { address, endpoint } = relay !== undefined
+    ? relayPlace(options, relay)
+    : options.path !== undefined
+    ? unixPlace(options)
+    : tcpPlace(options, mode);
+  checkValues(options, ["timeout", "signal"]);
+  checkModeOf(options, "retry", mode);
   const retry = options.retry === undefined
     ? NO_RETRY
     : checkRetry(options.retry);
-  if (options.allow !== undefined && !passive) {
-    throw new TypeError(
-      'Invalid option "allow": it applies to passive connectors only (it filters incoming peers)',
-    );
-  }
+  checkModeOf(options, "allow", mode);
   const allow = options.allow === undefined
     ? undefined
     : parseAllowList(options.allow);
   const handshakeTimeout = options.handshakeTimeout === undefined
     ? DEFAULT_HANDSHAKE_TIMEOUT
     : checkMilliseconds(options.handshakeTimeout, "handshakeTimeout");
-
   const proxy = parseProxyOption(options, mode, handshakeTimeout);
-  if (relay !== undefined && proxy !== undefined) {
-    throw new TypeError(
-      'Invalid options "relay" and "proxy": a relay is dialled directly; give one of them',
-    );
-  }
-  const transport = relay !== undefined
-    ? relayTransport({
-      ...relay,
-      // Without a timeout the active side waits at the relay as long as it
-      // would wait for a handshake: the listener should be there already.
-      pairingWait: passive || options.timeout !== undefined
-        ? undefined
-        : handshakeTimeout,
-    })
-    : proxy?.transport ??
-      (options.transport === undefined ? denoTransport : options.transport);
-  const needed = passive ? "listen" : "connect";
-  if (
-    typeof transport !== "object" || transport === null ||
-    typeof transport[needed] !== "function"
-  ) {
-    throw new TypeError(
-      `Invalid option "transport": a ${mode} connector needs an object with a ${needed}() method`,
-    );
-  }
-  const tls = parseTlsOption(options.tls, mode);
-  if (tls !== undefined && options.transport !== undefined) {
-    throw new TypeError(
-      'Invalid option "transport": it cannot be combined with "tls" (TLS runs over the built-in TCP transport)',
-    );
-  }
-  if (
-    tls?.hostname !== undefined &&
-    (tls.cert !== undefined || tls.certFile !== undefined) &&
-    address.transport === "tcp" &&
-    tls.hostname !== address.hostname
-  ) {
-    throw new InvalidOptionError(
-      "tls.hostname",
-      `it must be the host dialled ("${address.hostname}") when a client certificate is presented: Deno.connectTls cannot verify another name`,
-    );
-  }
-  if (proxy !== undefined) proxy.checkTls(tls);
-  const secretSource = parseSecretOption(options.secret);
-  if (relay !== undefined && secretSource === undefined) {
-    throw new TypeError(
-      'Invalid option "relay": it needs "secret": nothing is relayed in clear text (both sides prove the secret and the stream is encrypted with its key)',
-    );
-  }
-  if (relay !== undefined && options.encrypt === false) {
-    throw new TypeError(
-      'Invalid option "encrypt": false cannot be combined with "relay": nothing is relayed in clear text',
-    );
-  }
-  if (options.confirmDelivery !== undefined) {
-    if (typeof options.confirmDelivery !== "boolean") {
-      throw new TypeError(
-        'Invalid option "confirmDelivery": expected a boolean',
-      );
-    }
-    if (secretSource === undefined) {
-      throw new InvalidOptionError(
-        "confirmDelivery",
-        'it is announced inside the secret exchange, so it needs "secret"',
-      );
-    }
-  }
-  if (options.encrypt !== undefined) {
-    if (typeof options.encrypt !== "boolean") {
-      throw new TypeError('Invalid option "encrypt": expected a boolean');
-    }
-    if (secretSource === undefined) {
-      throw new TypeError(
-        'Invalid option "encrypt": the stream is encrypted with the key of the secret exchange, so it needs "secret" (or use tls)',
-      );
-    }
-  }
-  if (options.onRejectedPeer !== undefined) {
-    if (typeof options.onRejectedPeer !== "function") {
-      throw new TypeError(
-        'Invalid option "onRejectedPeer": expected a function (peer) => void',
-      );
-    }
-    if (!passive) {
-      throw new TypeError(
-        'Invalid option "onRejectedPeer": it applies to passive connectors only (they turn peers away)',
-      );
-    }
-  }
-  if (
-    options.requestPermissions !== undefined &&
-    typeof options.requestPermissions !== "boolean"
-  ) {
-    throw new TypeError(
-      'Invalid option "requestPermissions": expected a boolean',
-    );
-  }
-
-  const frozen = Object.freeze({
-    ...options,
-    ...(options.allow ? { allow: Object.freeze([...options.allow]) } : {}),
-    ...(relay ? { relay } : {}),
-    // Never keep secret bytes where logging the connector would print them;
-    // "[redacted]" is too short to be mistaken for a secret if reused.
-    ...(typeof options.secret === "string" ||
-        options.secret instanceof Uint8Array
-      ? { secret: "[redacted]" }
-      : {}),
-    // Nor a proxy password.
-    ...(proxy !== undefined ? { proxy: proxy.transport.url } : {}),
-  }) as Readonly<ConnectorOptions>;
+  const transport = chooseTransport(
+    options,
+    mode,
+    relay,
+    proxy,
+    handshakeTimeout,
+  );
+  const tls = parseTls(options, mode, address, proxy);
+  const secretSource = parseSecret(options, relay);
+  checkValues(options, ["onRejectedPeer"]);
+  checkModeOf(options, "onRejectedPeer", mode);
+  checkValues(options, ["requestPermissions"]);
   return {
     mode,
     address,
@@ -529,7 +625,7 @@ export function parseConnectorOptions(
     retry,
     handshakeTimeout,
     relay,
-    options: frozen,
+    options: freezeOptions(options, relay, proxy),
   };
 }
 
