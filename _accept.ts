@@ -237,175 +237,237 @@ function isPeerGone(error: unknown): boolean {
  * the listener and every other candidate are closed before it settles.
  */
 export function acceptCounterpart(options: AcceptOptions): Promise<Deno.Conn> {
-  const { listener, signal } = options;
-  const queue = new VettingQueue();
-  const shares = new ShareQueue({ capacity: options.waitingHellos });
-  const silentTime = Math.min(
-    options.handshakeTimeout ?? Infinity,
-    SILENT_TIME_UNDER_PRESSURE,
-  );
+  return new CounterpartSearch(options).run();
+}
+
+/** How a search for the counterpart ended. */
+type Outcome = { conn: Deno.Conn } | { error: unknown };
+
+/**
+ * One wait for the counterpart: an accept loop that admits peers into
+ * vetting, and the vetting that ends it. The outcome is decided by whichever
+ * comes first (a peer that passes, an abort, an accept that fails for good);
+ * it is reported once the loop has stopped, that is once no accept is in
+ * flight: only then is the listening socket really closed.
+ */
+class CounterpartSearch {
+  readonly #options: AcceptOptions;
+  readonly #queue = new VettingQueue();
+  readonly #shares: ShareQueue;
+  /** Milliseconds a silent peer keeps while the queue is under pressure. */
+  readonly #silentTime: number;
   // Sized once enough peers are in vetting for the size to matter: counting
   // the descriptors reads /proc (85–300 µs), more than a whole TCP pair.
-  let queueSize: number | undefined = options.queueSize;
-  let counted = 0; // set by the first count, which needs no interval
-  const recount = (now: number) => {
-    if (options.queueSize !== undefined) return;
-    if (queueSize !== undefined && now - counted < RECOUNT_INTERVAL) return;
-    counted = now;
-    queueSize = queueSizeFromDescriptors(queue.size);
-  };
-  return new Promise<Deno.Conn>((resolve, reject) => {
-    let settled = false;
-    // The accept in flight: a listener with a pending accept is only really
-    // closed once that accept has settled, so results wait for it.
-    let accepting: Promise<unknown> | undefined;
-    let wake: (() => void) | undefined;
-    const finish = (report: () => void) => {
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      options.closeListener();
-      shares.close(
-        new Deno.errors.Interrupted("the wait for a counterpart ended"),
-      );
-      for (const conn of queue) closeQuietly(conn);
-      queue.clear();
-      wake?.();
-      if (accepting === undefined) report();
-      else accepting.then(report, report);
-    };
-    const onAbort = () => {
-      if (!settled) finish(() => reject(signal.reason));
-    };
-    const win = (conn: Deno.Conn) => {
-      // A peer dropped (and closed) while its last check was completing
-      // must not win: it is closed and already counted.
-      if (settled || !queue.has(conn)) return;
-      queue.delete(conn);
-      finish(() => resolve(conn));
-    };
-    const drop = (conn: Deno.Conn, reason: unknown) => {
-      queue.delete(conn);
-      // A peer whose hello waits for its answer is told why it goes.
-      const told = shares.withdraw(conn, reason);
-      if (told === undefined) closeQuietly(conn);
-      else told.then(() => closeQuietly(conn));
-      options.onRejected(conn.remoteAddr, reason);
-    };
-    /** Makes room: silent peers past their time under pressure, then the least progressed. */
-    const shed = (now: number, queueSize: number) => {
-      if (queue.size * 2 >= queueSize) {
-        for (const conn of [...queue.silentSince(now - silentTime)]) {
-          drop(
-            conn,
-            new Deno.errors.TimedOut(
-              "dropped: silent while the queue of peers in vetting was under pressure",
-            ),
-          );
+  #queueSize: number | undefined;
+  #counted = 0; // set by the first count, which needs no interval
+  #outcome: Outcome | undefined;
+  #released = false;
+  /** Ends the backoff pause in progress, if any. */
+  #wake: (() => void) | undefined;
+
+  constructor(options: AcceptOptions) {
+    this.#options = options;
+    this.#shares = new ShareQueue({ capacity: options.waitingHellos });
+    this.#silentTime = Math.min(
+      options.handshakeTimeout ?? Infinity,
+      SILENT_TIME_UNDER_PRESSURE,
+    );
+    this.#queueSize = options.queueSize;
+  }
+
+  /** Accepts until the outcome is decided, then releases everything and reports it. */
+  async run(): Promise<Deno.Conn> {
+    this.#options.signal.addEventListener("abort", this.#onAbort);
+    let outcome: Outcome;
+    try {
+      outcome = await this.#acceptUntilDecided();
+    } finally {
+      this.#release();
+    }
+    if ("error" in outcome) throw outcome.error;
+    return outcome.conn;
+  }
+
+  #onAbort = () => this.#decide({ error: this.#options.signal.reason });
+
+  /** Settles the search (the first call wins) and releases everything at once. */
+  #decide(outcome: Outcome): void {
+    if (this.#released) return;
+    this.#outcome = outcome;
+    this.#release();
+  }
+
+  /** Closes the listener, the share queue and every candidate; stops the pause. Idempotent. */
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#options.signal.removeEventListener("abort", this.#onAbort);
+    this.#options.closeListener();
+    this.#shares.close(
+      new Deno.errors.Interrupted("the wait for a counterpart ended"),
+    );
+    for (const conn of this.#queue) closeQuietly(conn);
+    this.#queue.clear();
+    this.#wake?.();
+  }
+
+  /** Accepts peers and passes each on until the outcome is decided, and returns it. */
+  async #acceptUntilDecided(): Promise<Outcome> {
+    let backoff = EXHAUSTION_BACKOFF.first;
+    while (true) {
+      if (this.#outcome !== undefined) return this.#outcome;
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#options.listener.accept();
+      } catch (error) {
+        if (this.#released) continue;
+        if (isPeerGone(error)) {
+          // The peer reset before it was accepted: it is gone, wait on.
+          this.#options.onRejected(undefined, error);
+        } else if (isDescriptorExhaustion(error)) {
+          await this.#makeRoom(backoff);
+          backoff = Math.min(backoff * 2, EXHAUSTION_BACKOFF.max);
+        } else {
+          this.#decide({ error: this.#options.acceptError(error) });
         }
+        continue;
       }
-      while (queue.size > queueSize) {
-        drop(
-          queue.leastProgressed()!,
-          new QueueFullError(
-            `dropped: more than ${queueSize} peers were being vetted at once`,
+      backoff = EXHAUSTION_BACKOFF.first;
+      if (this.#released) closeQuietly(conn);
+      else this.#consider(conn);
+    }
+  }
+
+  /** Turns away a peer outside the allow list, hands over or vets the others. */
+  #consider(conn: Deno.Conn): void {
+    const { allow, vet } = this.#options;
+    if (allow !== undefined && !isAllowed(conn.remoteAddr, allow)) {
+      this.#turnAway(conn, new NotAllowedError("not in the allow list"));
+    } else if (vet === undefined) {
+      this.#decide({ conn }); // nothing to vet: the first peer wins (in no queue)
+    } else {
+      this.#admit(conn, vet);
+    }
+  }
+
+  /** Puts a peer into vetting, making room first, and starts its checks. */
+  #admit(conn: Deno.Conn, vet: NonNullable<AcceptOptions["vet"]>): void {
+    const now = performance.now();
+    // With fewer than half of MIN_QUEUE_SIZE peers in vetting, shedding
+    // drops nobody whatever the count: no count, no shedding.
+    const pressure = this.#options.queueSize !== undefined ||
+      (this.#queue.size + 1) * 2 >= MIN_QUEUE_SIZE;
+    const size = pressure ? this.#sizeAt(now) : undefined;
+    this.#queue.add(conn, now);
+    if (size !== undefined) this.#shed(now, size);
+    if (!this.#queue.has(conn)) return;
+    shareQueues.set(conn, this.#shares);
+    vet(
+      conn,
+      this.#options.signal,
+      (level) => this.#queue.promote(conn, level, performance.now()),
+    ).then(
+      () => this.#handOver(conn),
+      (error) => {
+        if (this.#queue.has(conn)) this.#turnAway(conn, error);
+      },
+    );
+  }
+
+  /** Makes the peer that passed the counterpart, unless it was dropped meanwhile. */
+  #handOver(conn: Deno.Conn): void {
+    // A peer dropped (and closed) while its last check was completing
+    // must not win: it is closed and already counted.
+    if (this.#released || !this.#queue.has(conn)) return;
+    this.#queue.delete(conn);
+    this.#decide({ conn });
+  }
+
+  /** Closes a peer (once told why, if its hello waits for an answer) and reports it. */
+  #turnAway(conn: Deno.Conn, reason: unknown): void {
+    this.#queue.delete(conn);
+    // A peer whose hello waits for its answer is told why it goes.
+    const told = this.#shares.withdraw(conn, reason);
+    if (told === undefined) closeQuietly(conn);
+    else told.then(() => closeQuietly(conn));
+    this.#options.onRejected(conn.remoteAddr, reason);
+  }
+
+  /** Turns away the peer that has shown the least progress; false if none is left. */
+  #turnAwayLeastProgressed(reason: unknown): boolean {
+    const victim = this.#queue.leastProgressed();
+    if (victim === undefined) return false;
+    this.#turnAway(victim, reason);
+    return true;
+  }
+
+  /**
+   * The queue's size: as given, or from the descriptors, counted again at
+   * most every {@linkcode RECOUNT_INTERVAL} ms.
+   */
+  #sizeAt(now: number): number {
+    if (this.#options.queueSize !== undefined) return this.#options.queueSize;
+    if (
+      this.#queueSize === undefined || now - this.#counted >= RECOUNT_INTERVAL
+    ) {
+      this.#counted = now;
+      this.#queueSize = queueSizeFromDescriptors(this.#queue.size);
+    }
+    return this.#queueSize;
+  }
+
+  /** Makes room: silent peers past their time under pressure, then the least progressed. */
+  #shed(now: number, size: number): void {
+    if (this.#queue.size * 2 >= size) {
+      for (const conn of [...this.#queue.silentSince(now - this.#silentTime)]) {
+        this.#turnAway(
+          conn,
+          new Deno.errors.TimedOut(
+            "dropped: silent while the queue of peers in vetting was under pressure",
           ),
         );
       }
-    };
-    /** Resolves after `ms`, or at once when the wait ends. */
-    const pause = (ms: number) =>
-      new Promise<void>((done) => {
-        const timer = setTimeout(() => {
-          wake = undefined;
-          done();
-        }, ms);
-        wake = () => {
-          clearTimeout(timer);
-          done();
-        };
-      });
-    signal.addEventListener("abort", onAbort);
-    const admit = (conn: Deno.Conn, vet: NonNullable<AcceptOptions["vet"]>) => {
-      const now = performance.now();
-      // With fewer than half of MIN_QUEUE_SIZE peers in vetting, shedding
-      // drops nobody whatever the count: no count, no shedding.
-      const pressure = options.queueSize !== undefined ||
-        (queue.size + 1) * 2 >= MIN_QUEUE_SIZE;
-      if (pressure) recount(now);
-      queue.add(conn, now);
-      if (pressure) shed(now, queueSize!);
-      if (!queue.has(conn)) return;
-      shareQueues.set(conn, shares);
-      vet(
-        conn,
-        signal,
-        (level) => queue.promote(conn, level, performance.now()),
-      ).then(
-        () => win(conn),
-        (error) => {
-          if (queue.has(conn)) drop(conn, error);
-        },
+    }
+    while (this.#queue.size > size) {
+      const full = new QueueFullError(
+        `dropped: more than ${size} peers were being vetted at once`,
       );
-    };
-    const acceptLoop = async () => {
-      let backoff = EXHAUSTION_BACKOFF.first;
-      while (!settled) {
-        let conn: Deno.Conn;
-        try {
-          const accepted = listener.accept();
-          accepting = accepted;
-          conn = await accepted;
-        } catch (error) {
-          if (settled) return;
-          accepting = undefined;
-          if (isPeerGone(error)) {
-            // The peer reset before it was accepted: it is gone, wait on.
-            options.onRejected(undefined, error);
-            continue;
-          }
-          if (isDescriptorExhaustion(error)) {
-            // Temporary: the peer waits in the backlog. Free a descriptor
-            // held by the least promising peer, let others close, retry.
-            // A queue sized without a descriptor count (or one the program
-            // outgrew) shrinks to what fitted.
-            options.onExhausted?.();
-            const victim = queue.leastProgressed();
-            if (victim !== undefined) {
-              drop(
-                victim,
-                new QueueFullError(
-                  "dropped: out of file descriptors, the least advanced peer made room",
-                ),
-              );
-            }
-            if (options.queueSize === undefined) {
-              queueSize = Math.max(MIN_QUEUE_SIZE, queue.size);
-            }
-            await pause(backoff);
-            backoff = Math.min(backoff * 2, EXHAUSTION_BACKOFF.max);
-            continue;
-          }
-          const failure = options.acceptError(error);
-          finish(() => reject(failure));
-          return;
-        }
-        accepting = undefined;
-        backoff = EXHAUSTION_BACKOFF.first;
-        if (settled) return closeQuietly(conn);
-        if (
-          options.allow !== undefined &&
-          !isAllowed(conn.remoteAddr, options.allow)
-        ) {
-          drop(conn, new NotAllowedError("not in the allow list"));
-          continue;
-        }
-        // Nothing to vet: the first peer wins (it is in no queue).
-        if (options.vet === undefined) return finish(() => resolve(conn));
-        admit(conn, options.vet);
-      }
-    };
-    acceptLoop();
-  });
+      if (!this.#turnAwayLeastProgressed(full)) break;
+    }
+  }
+
+  /**
+   * After an accept failed for want of descriptors (temporary: the peer
+   * waits in the backlog): frees a descriptor held by the least promising
+   * peer and pauses `backoff` ms to let others close. A queue sized without
+   * a descriptor count (or one the program outgrew) shrinks to what fitted.
+   */
+  async #makeRoom(backoff: number): Promise<void> {
+    this.#options.onExhausted?.();
+    this.#turnAwayLeastProgressed(
+      new QueueFullError(
+        "dropped: out of file descriptors, the least advanced peer made room",
+      ),
+    );
+    if (this.#options.queueSize === undefined) {
+      this.#queueSize = Math.max(MIN_QUEUE_SIZE, this.#queue.size);
+    }
+    await this.#pause(backoff);
+  }
+
+  /** Resolves after `ms`, or at once when the search ends. */
+  #pause(ms: number): Promise<void> {
+    return new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        done();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        done();
+      };
+    });
+  }
 }
 
 /**
