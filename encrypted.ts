@@ -72,6 +72,8 @@ let createEncryptedConn: (
 
 /** Below this many bytes the header and the ciphertext go in one write. */
 const JOIN_BELOW = 64 * 1024;
+/** The smallest buffer a record being filled gets. */
+const BATCH_SIZE = MAX_PLAINTEXT;
 
 /**
  * A `Deno.Conn` whose bytes travel encrypted and authenticated, in records
@@ -113,8 +115,16 @@ export class EncryptedConn implements Deno.Conn {
   #receiveKeys: DirectionKeys;
   #sent = 0;
   #received = 0;
-  #writing: Promise<void> = Promise.resolve();
+  /** The record being filled, and how much of it is. */
+  #batch: Uint8Array | undefined;
+  #batchLength = 0;
+  /** A record is being sealed or written. */
+  #flushing = false;
+  #waiters: (() => void)[] = [];
+  #writeError: unknown;
   #writeEnded = false;
+  /** The next record, read and checked ahead of the caller. */
+  #ahead: Promise<Uint8Array | null> | undefined;
   #closingWrite: Promise<void> | undefined;
   #plain: Uint8Array = new Uint8Array(0);
   #readEnded = false;
@@ -220,79 +230,137 @@ export class EncryptedConn implements Deno.Conn {
     }
   }
 
-  /** Queues one record; resolves when it is written to the socket. */
-  #send(type: number, plaintext: Uint8Array): Promise<void> {
+  /** Seals one record and writes it (header, then ciphertext). */
+  async #sendRecord(type: number, plaintext: Uint8Array): Promise<void> {
     const counter = this.#sent++;
     if (counter >= MAX_RECORDS) {
-      return Promise.reject(
-        new RangeError(
-          `The encrypted stream to ${this.#peer()} reached its limit of 2^48 records: open a new connection`,
-        ),
+      throw new RangeError(
+        `The encrypted stream to ${this.#peer()} reached its limit of 2^48 records: open a new connection`,
       );
     }
     const header = recordHeader(type, plaintext.length);
-    const sealing = this.#sendKeys.keyFor(counter).then((key) =>
-      sealRecord(key, counter, header, plaintext)
-    );
-    const previous = this.#writing;
-    const writing = (async () => {
-      const ciphertext = await sealing;
-      await previous; // records leave in their order; a failure stops the rest
-      if (ciphertext.length < JOIN_BELOW) {
-        const record = new Uint8Array(HEADER_LENGTH + ciphertext.length);
-        record.set(header);
-        record.set(ciphertext, HEADER_LENGTH);
-        await writeAll(this.#conn, record);
-      } else {
-        await writeAll(this.#conn, header);
-        await writeAll(this.#conn, ciphertext);
-      }
-    })();
-    sealing.catch(() => {});
-    writing.catch(() => {});
-    this.#writing = writing;
-    return writing;
+    const key = await this.#sendKeys.keyFor(counter);
+    const ciphertext = await sealRecord(key, counter, header, plaintext);
+    if (ciphertext.length < JOIN_BELOW) {
+      const record = new Uint8Array(HEADER_LENGTH + ciphertext.length);
+      record.set(header);
+      record.set(ciphertext, HEADER_LENGTH);
+      await writeAll(this.#conn, record);
+    } else {
+      await writeAll(this.#conn, header);
+      await writeAll(this.#conn, ciphertext);
+    }
   }
 
-  /**
-   * Encrypts `p` into records (at most 1 MiB of it each) and writes them.
-   *
-   * @param p The bytes to send.
-   * @returns `p.length`, once every record of it is written.
-   * @throws {Deno.errors.BrokenPipe} After `closeWrite()`.
-   */
-  async write(p: Uint8Array): Promise<number> {
+  /** Wakes whoever waits for the batch to be taken or the writer to idle. */
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Starts sealing the batch unless a record is on its way already. */
+  #kick(): void {
+    if (this.#flushing || this.#batchLength === 0) return;
+    if (this.#writeError !== undefined) return;
+    this.#flushing = true;
+    this.#flush();
+  }
+
+  /** Seals and writes batches, one record each, until none is left. */
+  async #flush(): Promise<void> {
+    while (this.#batchLength > 0 && !this.#closed) {
+      const plaintext = this.#batch!.subarray(0, this.#batchLength);
+      this.#batch = undefined;
+      this.#batchLength = 0;
+      this.#wake(); // room for the next batch
+      try {
+        await this.#sendRecord(RECORD_DATA, plaintext);
+      } catch (error) {
+        this.#writeError = error;
+        break;
+      }
+    }
+    this.#flushing = false;
+    this.#wake();
+  }
+
+  /** Resolves when the batch was taken, the writer idles, or it failed. */
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #checkWritable(): void {
+    if (this.#writeError !== undefined) throw this.#writeError;
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        `The encrypted connection to ${this.#peer()} is closed`,
+      );
+    }
     if (this.#writeEnded) {
       throw new Deno.errors.BrokenPipe(
         `Cannot write to ${this.#peer()}: closeWrite() already ended this side of the encrypted stream`,
       );
     }
-    if (p.length === 0) return 0;
-    let last: Promise<void> = Promise.resolve();
-    for (let offset = 0; offset < p.length; offset += MAX_PLAINTEXT) {
-      last = this.#send(
-        RECORD_DATA,
-        p.subarray(offset, Math.min(p.length, offset + MAX_PLAINTEXT)),
+  }
+
+  /**
+   * Queues `p` for sending: the bytes are copied into the record being
+   * filled, which is sealed and written as soon as the one before it is on
+   * its way (a steady writer gets records of up to 1 MiB, a single write its
+   * own record at once). At most two records wait at a time; a socket error
+   * is reported by the next `write()` or `closeWrite()`. Call `closeWrite()`
+   * to know that everything was written.
+   *
+   * @param p The bytes to send.
+   * @returns `p.length`.
+   * @throws {Deno.errors.BrokenPipe} After `closeWrite()`.
+   * @throws {Deno.errors.BadResource} After `close()`.
+   */
+  async write(p: Uint8Array): Promise<number> {
+    this.#checkWritable();
+    let offset = 0;
+    while (offset < p.length) {
+      if (
+        this.#batch !== undefined && this.#batchLength === this.#batch.length
+      ) {
+        await this.#changed(); // the batch is full: wait until it is taken
+        this.#checkWritable();
+        continue;
+      }
+      this.#batch ??= new Uint8Array(
+        Math.min(MAX_PLAINTEXT, Math.max(BATCH_SIZE, p.length - offset)),
       );
+      const count = Math.min(
+        p.length - offset,
+        this.#batch.length - this.#batchLength,
+      );
+      this.#batch.set(p.subarray(offset, offset + count), this.#batchLength);
+      this.#batchLength += count;
+      offset += count;
+      this.#kick();
     }
-    await last;
     this.#counters.written += p.length;
     return p.length;
   }
 
   /**
    * Ends this direction: sends the authenticated end record after every
-   * pending write, then (with `halfClose`, the default) half-closes the
+   * queued byte, then (with `halfClose`, the default) half-closes the
    * socket. Later calls return the same promise.
    *
-   * @returns When the end record is written.
+   * @returns When everything, the end record included, is written.
+   * @throws The socket error that stopped an earlier record, if any.
    */
   closeWrite(): Promise<void> {
     if (this.#closingWrite === undefined) {
       this.#writeEnded = true;
-      this.#closingWrite = this.#send(RECORD_END, new Uint8Array(0)).then(
-        () => this.#halfClose ? this.#conn.closeWrite() : undefined,
-      );
+      this.#closingWrite = (async () => {
+        while (this.#flushing) await this.#changed();
+        if (this.#writeError !== undefined) throw this.#writeError;
+        await this.#sendRecord(RECORD_END, new Uint8Array(0));
+        if (this.#halfClose) await this.#conn.closeWrite();
+      })();
     }
     return this.#closingWrite;
   }
@@ -394,10 +462,19 @@ export class EncryptedConn implements Deno.Conn {
     while (this.#plain.length === 0) {
       if (this.#readError !== undefined) throw this.#readError;
       if (this.#readEnded) return null;
+      const next = this.#ahead ?? this.#nextRecord();
+      this.#ahead = undefined;
       try {
-        const plaintext = await this.#nextRecord();
+        const plaintext = await next;
         if (plaintext === null) this.#readEnded = true;
-        else this.#plain = plaintext;
+        else {
+          this.#plain = plaintext;
+          // Read and check the next record while the caller uses this one.
+          if (!this.#closed) {
+            this.#ahead = this.#nextRecord();
+            this.#ahead.catch(() => {});
+          }
+        }
       } catch (error) {
         if (error instanceof Deno.errors.InvalidData) this.#readError = error;
         throw error;
@@ -411,13 +488,16 @@ export class EncryptedConn implements Deno.Conn {
   }
 
   /**
-   * Closes the connection underneath (both directions). Without
-   * `closeWrite()` first, the peer sees a truncated stream. Later calls do
-   * nothing.
+   * Closes the connection underneath (both directions) at once, like an
+   * abort: bytes still queued are dropped, and without `closeWrite()` first
+   * the peer sees a truncated stream. Later calls do nothing.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#batch = undefined;
+    this.#batchLength = 0;
+    this.#wake();
     this.#conn.close();
   }
 

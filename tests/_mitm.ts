@@ -18,7 +18,8 @@ export type Way = "active to passive" | "passive to active";
 
 /**
  * What to do with one record: the records to send in its place (none drops
- * it), or `"cut"`: send nothing more that way and end it with a FIN.
+ * it), or `"cut"`: send nothing more that way and end it with a FIN (what
+ * the sender still sends is read and dropped).
  */
 export type Tampering = Uint8Array[] | "cut";
 
@@ -149,7 +150,15 @@ export class Mitm implements AsyncDisposable {
         const record = concat(header, body);
         this.seen[way].push(record);
         const fate = tamper(way, index, record);
-        if (fate === "cut") break;
+        if (fate === "cut") {
+          // The receiver gets a FIN; the sender is still read (and its
+          // bytes dropped), so that it is never stuck writing.
+          await sink.closeWrite();
+          while (await input.some(64 * 1024) !== null) {
+            // Dropped.
+          }
+          return;
+        }
         for (const sent of fate) await writeAll(sink, sent);
       }
       await sink.closeWrite();
