@@ -12,7 +12,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { Connector, EncryptedConn } from "../mod.ts";
-import { concat, readToEnd, writeAll } from "./_helpers.ts";
+import { readToEnd, writeAll } from "./_helpers.ts";
 import {
   contains,
   type Endpoint,
