@@ -70,6 +70,20 @@ let createEncryptedConn: (
   recordsPerKey: number,
 ) => Promise<EncryptedConn>;
 
+/** Records read and opened ahead of the caller. */
+const READ_AHEAD = 2;
+
+/** What is wrong with the incoming records, before it is put in words. */
+class RecordFault extends Error {
+  constructor(
+    readonly kind: "altered" | "truncated",
+    message: string,
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
 /** Below this many bytes the header and the ciphertext go in one write. */
 const JOIN_BELOW = 64 * 1024;
 /** The smallest buffer a record being filled gets. */
@@ -123,8 +137,12 @@ export class EncryptedConn implements Deno.Conn {
   #waiters: (() => void)[] = [];
   #writeError: unknown;
   #writeEnded = false;
-  /** The next record, read and checked ahead of the caller. */
-  #ahead: Promise<Uint8Array | null> | undefined;
+  /** The next records, read and opened ahead of the caller, in order. */
+  #queue: Promise<Uint8Array | null>[] = [];
+  /** Settles when the last queued record was read off the socket. */
+  #lastRead: Promise<void> = Promise.resolve();
+  /** The end record was read (no read goes past it). */
+  #endSeen = false;
   #closingWrite: Promise<void> | undefined;
   #plain: Uint8Array = new Uint8Array(0);
   #readEnded = false;
@@ -230,8 +248,11 @@ export class EncryptedConn implements Deno.Conn {
     }
   }
 
-  /** Seals one record and writes it (header, then ciphertext). */
-  async #sendRecord(type: number, plaintext: Uint8Array): Promise<void> {
+  /** Numbers and seals one record: its header and ciphertext. */
+  async #seal(
+    type: number,
+    plaintext: Uint8Array,
+  ): Promise<[Uint8Array, Uint8Array]> {
     const counter = this.#sent++;
     if (counter >= MAX_RECORDS) {
       throw new RangeError(
@@ -240,7 +261,11 @@ export class EncryptedConn implements Deno.Conn {
     }
     const header = recordHeader(type, plaintext.length);
     const key = await this.#sendKeys.keyFor(counter);
-    const ciphertext = await sealRecord(key, counter, header, plaintext);
+    return [header, await sealRecord(key, counter, header, plaintext)];
+  }
+
+  /** Writes one sealed record: header and ciphertext. */
+  async #writeRecord([header, ciphertext]: [Uint8Array, Uint8Array]) {
     if (ciphertext.length < JOIN_BELOW) {
       const record = new Uint8Array(HEADER_LENGTH + ciphertext.length);
       record.set(header);
@@ -267,19 +292,30 @@ export class EncryptedConn implements Deno.Conn {
     this.#flush();
   }
 
-  /** Seals and writes batches, one record each, until none is left. */
+  /**
+   * Seals and writes batches, one record each, until none is left: the next
+   * record is sealed while the one before it is being written.
+   */
   async #flush(): Promise<void> {
-    while (this.#batchLength > 0 && !this.#closed) {
-      const plaintext = this.#batch!.subarray(0, this.#batchLength);
-      this.#batch = undefined;
-      this.#batchLength = 0;
-      this.#wake(); // room for the next batch
-      try {
-        await this.#sendRecord(RECORD_DATA, plaintext);
-      } catch (error) {
-        this.#writeError = error;
-        break;
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        if (this.#batchLength === 0 || this.#closed) {
+          await writing; // a batch may fill meanwhile
+          if (this.#batchLength === 0 || this.#closed) break;
+          continue;
+        }
+        const plaintext = this.#batch!.subarray(0, this.#batchLength);
+        this.#batch = undefined;
+        this.#batchLength = 0;
+        this.#wake(); // room for the next batch
+        const sealed = await this.#seal(RECORD_DATA, plaintext);
+        await writing;
+        writing = this.#writeRecord(sealed);
+        writing.catch(() => {});
       }
+    } catch (error) {
+      this.#writeError = error;
     }
     this.#flushing = false;
     this.#wake();
@@ -358,7 +394,9 @@ export class EncryptedConn implements Deno.Conn {
       this.#closingWrite = (async () => {
         while (this.#flushing) await this.#changed();
         if (this.#writeError !== undefined) throw this.#writeError;
-        await this.#sendRecord(RECORD_END, new Uint8Array(0));
+        await this.#writeRecord(
+          await this.#seal(RECORD_END, new Uint8Array(0)),
+        );
         if (this.#halfClose) await this.#conn.closeWrite();
       })();
     }
@@ -394,7 +432,8 @@ export class EncryptedConn implements Deno.Conn {
           !(error instanceof Deno.errors.ConnectionReset) &&
           !(error instanceof Deno.errors.UnexpectedEof)
         ) throw error;
-        throw this.#truncated(
+        throw new RecordFault(
+          "truncated",
           `with a reset ${
             boundary && filled === 0 ? "between records" : "inside a record"
           }`,
@@ -403,49 +442,83 @@ export class EncryptedConn implements Deno.Conn {
       }
       if (count === null) {
         if (filled === 0 && boundary) return false;
-        throw this.#truncated("inside a record");
+        throw new RecordFault("truncated", "inside a record");
       }
       filled += count;
     }
     return true;
   }
 
-  /** The next record's plaintext, checked; `null` after the end record. */
-  async #nextRecord(): Promise<Uint8Array | null> {
+  /**
+   * Reads the next record off the socket (never past the end record) and
+   * starts opening it; resolves with the plaintext, `null` for the end
+   * record, or rejects with a {@linkcode RecordFault}.
+   */
+  async #readRecord(): Promise<{ opening: Promise<Uint8Array | null> }> {
+    if (this.#endSeen) return { opening: Promise.resolve(null) };
     const header = new Uint8Array(HEADER_LENGTH);
     if (!await this.#fill(header, true)) {
-      throw this.#truncated("between records");
+      throw new RecordFault("truncated", "between records");
     }
     const type = header[0];
     const length = new DataView(header.buffer).getUint32(1);
     if (type !== RECORD_DATA && type !== RECORD_END) {
-      throw this.#altered(`a record header has the unknown type ${type}`);
+      throw new RecordFault(
+        "altered",
+        `a record header has the unknown type ${type}`,
+      );
     }
     if (length > MAX_CIPHERTEXT || length < TAG_LENGTH) {
-      throw this.#altered(
+      throw new RecordFault(
+        "altered",
         `a record header announces ${length} bytes (a record holds ${TAG_LENGTH} to ${MAX_CIPHERTEXT})`,
       );
     }
     const ciphertext = new Uint8Array(length);
     await this.#fill(ciphertext, false);
+    if (type === RECORD_END) this.#endSeen = true;
     const counter = this.#received++;
+    const opening = this.#open(counter, type, header, ciphertext);
+    opening.catch(() => {});
+    return { opening }; // not awaited: the next read starts meanwhile
+  }
+
+  async #open(
+    counter: number,
+    type: number,
+    header: Uint8Array<ArrayBuffer>,
+    ciphertext: Uint8Array<ArrayBuffer>,
+  ): Promise<Uint8Array | null> {
     let plaintext: Uint8Array;
     try {
       const key = await this.#receiveKeys.keyFor(counter);
       plaintext = await openRecord(key, counter, header, ciphertext);
     } catch (error) {
-      throw this.#altered(
+      throw new RecordFault(
+        "altered",
         `record ${counter} failed its integrity check (changed, replayed, reordered, dropped, or sealed with another key)`,
         error,
       );
     }
     if (type === RECORD_END) {
       if (plaintext.length !== 0) {
-        throw this.#altered("the end record carries data");
+        throw new RecordFault("altered", "the end record carries data");
       }
       return null;
     }
     return plaintext;
+  }
+
+  /**
+   * Queues the next record: read after the ones queued before it, opened as
+   * soon as it is read (while the caller still uses earlier ones).
+   */
+  #schedule(): void {
+    const reading = this.#lastRead.then(() => this.#readRecord());
+    this.#lastRead = reading.then(() => {}, () => {});
+    const plaintext = reading.then(({ opening }) => opening);
+    plaintext.catch(() => {});
+    this.#queue.push(plaintext);
   }
 
   /**
@@ -462,22 +535,25 @@ export class EncryptedConn implements Deno.Conn {
     while (this.#plain.length === 0) {
       if (this.#readError !== undefined) throw this.#readError;
       if (this.#readEnded) return null;
-      const next = this.#ahead ?? this.#nextRecord();
-      this.#ahead = undefined;
+      if (this.#queue.length === 0) this.#schedule();
+      const next = this.#queue.shift()!;
       try {
         const plaintext = await next;
         if (plaintext === null) this.#readEnded = true;
         else {
           this.#plain = plaintext;
-          // Read and check the next record while the caller uses this one.
-          if (!this.#closed) {
-            this.#ahead = this.#nextRecord();
-            this.#ahead.catch(() => {});
+          // Read and check the next records while the caller uses this one.
+          while (!this.#closed && this.#queue.length < READ_AHEAD) {
+            this.#schedule();
           }
         }
       } catch (error) {
-        if (error instanceof Deno.errors.InvalidData) this.#readError = error;
-        throw error;
+        if (error instanceof RecordFault) {
+          this.#readError = error.kind === "altered"
+            ? this.#altered(error.message, error.cause)
+            : this.#truncated(error.message, error.cause);
+        }
+        throw this.#readError ?? error;
       }
     }
     const count = Math.min(p.length, this.#plain.length);
