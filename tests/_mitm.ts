@@ -94,7 +94,19 @@ export class Mitm implements AsyncDisposable {
   #conns: Deno.Conn[] = [];
   #done: Promise<unknown>;
 
-  constructor(listen: Endpoint, target: Endpoint, tamper?: Tamper) {
+  /**
+   * @param listen Where the relay listens (port 0: any).
+   * @param target The passive side.
+   * @param tamper What to do with each record.
+   * @param records `false`: pass the bytes after the exchange through as
+   * they come, without cutting them into records (a plain stream).
+   */
+  constructor(
+    listen: Endpoint,
+    target: Endpoint,
+    tamper?: Tamper,
+    readonly records = true,
+  ) {
     this.#listener = "path" in listen
       ? Deno.listen({ transport: "unix", path: listen.path })
       : Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -140,6 +152,12 @@ export class Mitm implements AsyncDisposable {
         this.seen[way].push(part.slice());
         await writeAll(sink, part);
         passed += part.length;
+      }
+      while (!this.records) {
+        const part = await input.some(64 * 1024);
+        if (part === null) return await sink.closeWrite();
+        this.seen[way].push(part.slice());
+        await writeAll(sink, part);
       }
       for (let index = 0;; index++) {
         const header = await input.exactly(5);

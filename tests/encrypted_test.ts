@@ -13,6 +13,7 @@ import {
   type ConnectorOptions,
   EncryptedConn,
   type RejectedPeer,
+  type TransportAddress,
 } from "../mod.ts";
 import { _createWithEpoch } from "../encrypted.ts";
 import {
@@ -537,4 +538,54 @@ Deno.test("Connector option encrypt: a boolean, and only with secret", () => {
     TypeError,
     'Invalid option "encrypt": expected a boolean',
   );
+});
+
+Deno.test("Connector over a transport with halfClose: false gives an EncryptedConn whose closeWrite never half-closes the socket", async () => {
+  let halfClosed = 0;
+  const spy = (conn: Deno.Conn): Deno.Conn =>
+    new Proxy(conn, {
+      get(target, property) {
+        if (property === "closeWrite") {
+          return () => {
+            halfClosed++;
+            return target.closeWrite();
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  // A relay-like transport: real loopback sockets, seen through the spy.
+  const transport = {
+    halfClose: false,
+    connect: async (address: TransportAddress) =>
+      spy(
+        await Deno.connect({
+          hostname: "127.0.0.1",
+          port: (address as { port: number }).port,
+        }),
+      ),
+  };
+  const { passive, port } = await passiveConnector();
+  await using _ = passive;
+  const active = new Connector({
+    host: "127.0.0.1",
+    port,
+    secret: SECRET,
+    transport,
+  });
+  const [client, server] = await Promise.all([
+    active.connect(),
+    passive.connect(),
+  ]);
+  using _client = client;
+  using _server = server;
+  assert(client instanceof EncryptedConn);
+  await writeAll(client, encoder.encode("through a relay"));
+  await client.closeWrite();
+  assertEquals(decoder.decode(await readToEnd(server)), "through a relay");
+  await writeAll(server, encoder.encode("and back"));
+  await server.closeWrite();
+  assertEquals(decoder.decode(await readToEnd(client)), "and back");
+  assertEquals(halfClosed, 0);
 });

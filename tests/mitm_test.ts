@@ -56,6 +56,7 @@ async function settle(task: Promise<Uint8Array>): Promise<Outcome> {
 async function session(
   kind: "tcp" | "unix",
   tamper?: Tamper,
+  encrypt = true,
 ): Promise<{ active: Outcome; passive: Outcome; mitm: Mitm }> {
   const dir = kind === "unix" ? await Deno.makeTempDir() : undefined;
   const target: Endpoint = dir ? { path: `${dir}/passive.sock` } : { port: 0 };
@@ -64,6 +65,7 @@ async function session(
     ...("path" in target ? { path: target.path } : { host: "127.0.0.1" }),
     timeout: 10_000,
     secret: SECRET,
+    encrypt,
   });
   try {
     const bound = await passive.listen();
@@ -74,6 +76,7 @@ async function session(
       dir ? { path: `${dir}/mitm.sock` } : { port: 0 },
       real,
       tamper,
+      encrypt, // a plain stream has no records to cut
     );
     const active = new Connector({
       ...("path" in mitm.endpoint
@@ -81,12 +84,13 @@ async function session(
         : { host: "127.0.0.1", port: mitm.endpoint.port }),
       timeout: 10_000,
       secret: SECRET,
+      encrypt,
     });
     const [a, p] = await Promise.all([
       settle((async () => {
         const conn = await active.connect();
         try {
-          assert(conn instanceof EncryptedConn);
+          assert((conn instanceof EncryptedConn) === encrypt);
           await writeAll(conn, REQUEST);
           await conn.closeWrite();
           return await readToEnd(conn);
@@ -314,4 +318,12 @@ Deno.test("On-path relay adds a record of its own (the end record of another ses
     ),
   );
   assertBothFail(outcome, "was altered in transit", "was truncated");
+});
+
+Deno.test("On-path relay with encrypt: false on both sides reads the marker on the wire (the opt-out is plain, and the relay sees what passes)", async () => {
+  const { active, passive, mitm } = await session("tcp", undefined, false);
+  assert("ok" in passive && "ok" in active);
+  assertEquals(passive.ok, request);
+  assert(contains(mitm.wire(), encoder.encode(MARKER)));
+  assertFalse(contains(mitm.wire(), encoder.encode(SECRET)));
 });
