@@ -86,8 +86,6 @@ class RecordFault extends Error {
 
 /** Below this many bytes the header and the ciphertext go in one write. */
 const JOIN_BELOW = 64 * 1024;
-/** The smallest buffer a record being filled gets. */
-const BATCH_SIZE = MAX_PLAINTEXT;
 
 /**
  * A `Deno.Conn` whose bytes travel encrypted and authenticated, in records
@@ -129,12 +127,8 @@ export class EncryptedConn implements Deno.Conn {
   #receiveKeys: DirectionKeys;
   #sent = 0;
   #received = 0;
-  /** The record being filled, and how much of it is. */
-  #batch: Uint8Array | undefined;
-  #batchLength = 0;
-  /** A record is being sealed or written. */
-  #flushing = false;
-  #waiters: (() => void)[] = [];
+  /** Settles when the writes queued so far are done. */
+  #writing: Promise<void> = Promise.resolve();
   #writeError: unknown;
   #writeEnded = false;
   /** The next records, read and opened ahead of the caller, in order. */
@@ -277,105 +271,62 @@ export class EncryptedConn implements Deno.Conn {
     }
   }
 
-  /** Wakes whoever waits for the batch to be taken or the writer to idle. */
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Starts sealing the batch unless a record is on its way already. */
-  #kick(): void {
-    if (this.#flushing || this.#batchLength === 0) return;
-    if (this.#writeError !== undefined) return;
-    this.#flushing = true;
-    this.#flush();
-  }
-
-  /**
-   * Seals and writes batches, one record each, until none is left: the next
-   * record is sealed while the one before it is being written.
-   */
-  async #flush(): Promise<void> {
-    let writing: Promise<void> = Promise.resolve();
-    try {
-      for (;;) {
-        if (this.#batchLength === 0 || this.#closed) {
-          await writing; // a batch may fill meanwhile
-          if (this.#batchLength === 0 || this.#closed) break;
-          continue;
-        }
-        const plaintext = this.#batch!.subarray(0, this.#batchLength);
-        this.#batch = undefined;
-        this.#batchLength = 0;
-        this.#wake(); // room for the next batch
-        const sealed = await this.#seal(RECORD_DATA, plaintext);
-        await writing;
-        writing = this.#writeRecord(sealed);
-        writing.catch(() => {});
-      }
-    } catch (error) {
-      this.#writeError = error;
-    }
-    this.#flushing = false;
-    this.#wake();
-  }
-
-  /** Resolves when the batch was taken, the writer idles, or it failed. */
-  #changed(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  #checkWritable(): void {
+  #checkWritable(ending = false): void {
     if (this.#writeError !== undefined) throw this.#writeError;
     if (this.#closed) {
       throw new Deno.errors.BadResource(
         `The encrypted connection to ${this.#peer()} is closed`,
       );
     }
-    if (this.#writeEnded) {
+    if (this.#writeEnded && !ending) {
       throw new Deno.errors.BrokenPipe(
         `Cannot write to ${this.#peer()}: closeWrite() already ended this side of the encrypted stream`,
       );
     }
   }
 
+  /** Seals `p` into records and writes them, sealing each next record
+   * while the one before it is being written. */
+  async #sendData(p: Uint8Array): Promise<void> {
+    let writing: Promise<void> = Promise.resolve();
+    for (let offset = 0; offset < p.length; offset += MAX_PLAINTEXT) {
+      const sealed = await this.#seal(
+        RECORD_DATA,
+        p.subarray(offset, Math.min(p.length, offset + MAX_PLAINTEXT)),
+      );
+      await writing;
+      writing = this.#writeRecord(sealed);
+      writing.catch(() => {});
+    }
+    await writing;
+  }
+
+  /** Runs `task` after every write queued before it; a failure sticks. */
+  #inTurn(task: () => Promise<void>): Promise<void> {
+    const turn = this.#writing.then(() => {
+      this.#checkWritable(true);
+      return task();
+    });
+    this.#writing = turn.catch((error) => {
+      this.#writeError ??= error;
+    });
+    return turn;
+  }
+
   /**
-   * Queues `p` for sending: the bytes are copied into the record being
-   * filled, which is sealed and written as soon as the one before it is on
-   * its way (a steady writer gets records of up to 1 MiB, a single write its
-   * own record at once). At most two records wait at a time; a socket error
-   * is reported by the next `write()` or `closeWrite()`. Call `closeWrite()`
-   * to know that everything was written.
+   * Encrypts `p` into records (at most 1 MiB of it each) and writes them; a
+   * large `p` is sealed record by record while the record before is written.
+   * Writes made without waiting go out in their order.
    *
    * @param p The bytes to send.
-   * @returns `p.length`.
+   * @returns `p.length`, once every record of it is written to the socket.
    * @throws {Deno.errors.BrokenPipe} After `closeWrite()`.
    * @throws {Deno.errors.BadResource} After `close()`.
    */
   async write(p: Uint8Array): Promise<number> {
     this.#checkWritable();
-    let offset = 0;
-    while (offset < p.length) {
-      if (
-        this.#batch !== undefined && this.#batchLength === this.#batch.length
-      ) {
-        await this.#changed(); // the batch is full: wait until it is taken
-        this.#checkWritable();
-        continue;
-      }
-      this.#batch ??= new Uint8Array(
-        Math.min(MAX_PLAINTEXT, Math.max(BATCH_SIZE, p.length - offset)),
-      );
-      const count = Math.min(
-        p.length - offset,
-        this.#batch.length - this.#batchLength,
-      );
-      this.#batch.set(p.subarray(offset, offset + count), this.#batchLength);
-      this.#batchLength += count;
-      offset += count;
-      this.#kick();
-    }
+    if (p.length === 0) return 0;
+    await this.#inTurn(() => this.#sendData(p));
     this.#counters.written += p.length;
     return p.length;
   }
@@ -391,14 +342,12 @@ export class EncryptedConn implements Deno.Conn {
   closeWrite(): Promise<void> {
     if (this.#closingWrite === undefined) {
       this.#writeEnded = true;
-      this.#closingWrite = (async () => {
-        while (this.#flushing) await this.#changed();
-        if (this.#writeError !== undefined) throw this.#writeError;
+      this.#closingWrite = this.#inTurn(async () => {
         await this.#writeRecord(
           await this.#seal(RECORD_END, new Uint8Array(0)),
         );
         if (this.#halfClose) await this.#conn.closeWrite();
-      })();
+      });
     }
     return this.#closingWrite;
   }
@@ -564,16 +513,13 @@ export class EncryptedConn implements Deno.Conn {
   }
 
   /**
-   * Closes the connection underneath (both directions) at once, like an
-   * abort: bytes still queued are dropped, and without `closeWrite()` first
-   * the peer sees a truncated stream. Later calls do nothing.
+   * Closes the connection underneath (both directions). Without
+   * `closeWrite()` first, a peer that reads to the end sees a truncated
+   * stream. Later calls do nothing.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#batch = undefined;
-    this.#batchLength = 0;
-    this.#wake();
     this.#conn.close();
   }
 

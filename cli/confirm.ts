@@ -198,14 +198,30 @@ export async function negotiateConfirm(
   if (role === "passive") await writeAll(conn, CONFIRM_HELLO);
 }
 
-/** Writes frames one at a time, in order, whoever sends them. */
+/** The most data frames gathered into one write over an encrypted stream. */
+const GATHER_LIMIT = 1 << 20;
+
+/**
+ * Writes frames one at a time, in order, whoever sends them. Over an
+ * encrypted stream (`gather`), data frames that arrive while a write is on
+ * its way are gathered into the next write, up to 1 MiB: one record each,
+ * large records whatever the input's chunk size (a pipe gives 64 KiB), and
+ * the input is read while the record before is sealed and sent.
+ */
 class FrameWriter {
   #conn: Deno.Conn;
   #queue: Promise<void> = Promise.resolve();
   #data: Uint8Array = new Uint8Array(0);
+  #gather: boolean;
+  #gathered: Uint8Array | undefined;
+  #gatheredLength = 0;
+  /** The write in flight, while there is one. */
+  #inFlight: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.Conn, gather = false) {
     this.#conn = conn;
+    this.#gather = gather;
   }
 
   #enqueue(bytes: Uint8Array): Promise<void> {
@@ -214,8 +230,30 @@ class FrameWriter {
     return next;
   }
 
-  /** A control frame. */
+  /** Sends what was gathered; resolves when it is written. */
+  #sendGathered(): Promise<void> {
+    if (this.#gatheredLength === 0) return this.#inFlight ?? this.#queue;
+    const bytes = this.#gathered!.subarray(0, this.#gatheredLength);
+    this.#gathered = undefined;
+    this.#gatheredLength = 0;
+    const sending = this.#enqueue(bytes);
+    this.#inFlight = sending;
+    sending.then(() => {
+      if (this.#inFlight === sending) this.#inFlight = undefined;
+      // Whatever gathered meanwhile goes next.
+      if (this.#gatheredLength > 0 && this.#inFlight === undefined) {
+        this.#sendGathered().catch(() => {});
+      }
+    }, (error) => {
+      this.#failure ??= { error };
+    });
+    return sending;
+  }
+
+  /** A control frame, after every data frame before it. */
   control(type: number, payload: Uint8Array): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure.error);
+    if (this.#gather) this.#sendGathered().catch(() => {});
     const frame = new Uint8Array(HEADER + payload.length);
     frame[0] = type;
     new DataView(frame.buffer).setUint32(1, payload.length);
@@ -223,8 +261,35 @@ class FrameWriter {
     return this.#enqueue(frame);
   }
 
-  /** A data frame; the caller waits for it before sending the next one. */
+  /** Appends a data frame to the gathered bytes (encrypted streams). */
+  async #gatherData(payload: Uint8Array): Promise<void> {
+    const size = HEADER + payload.length;
+    while (true) {
+      if (this.#failure !== undefined) throw this.#failure.error;
+      const room = this.#gathered === undefined ||
+        this.#gatheredLength + size <= this.#gathered.length;
+      if (room) break;
+      await this.#sendGathered(); // full: wait until it is on its way out
+    }
+    this.#gathered ??= new Uint8Array(Math.max(GATHER_LIMIT, size));
+    const frame = this.#gathered.subarray(
+      this.#gatheredLength,
+      this.#gatheredLength + size,
+    );
+    frame[0] = FRAME_DATA;
+    new DataView(frame.buffer, frame.byteOffset).setUint32(1, payload.length);
+    frame.set(payload, HEADER);
+    this.#gatheredLength += size;
+    if (this.#inFlight === undefined) this.#sendGathered().catch(() => {});
+  }
+
+  /**
+   * A data frame; the caller waits for it before sending the next one. Over
+   * an encrypted stream it resolves once the frame is gathered (a failed
+   * write is reported by the next call).
+   */
   data(payload: Uint8Array): Promise<void> {
+    if (this.#gather) return this.#gatherData(payload);
     if (this.#data.length < HEADER + payload.length) {
       this.#data = new Uint8Array(HEADER + payload.length);
     }
@@ -397,9 +462,9 @@ export async function confirmedTransfer(
 ): Promise<ConfirmedResult> {
   const names = namesOf(options.names);
   const counts: TransferResult = { sent: 0, received: 0 };
-  const writer = new FrameWriter(conn);
-  const reader = new FrameReader(conn);
   const digest = options.digest ?? true;
+  const writer = new FrameWriter(conn, !digest);
+  const reader = new FrameReader(conn);
   reader.digest = digest;
   const sentHash: Hash | undefined = digest ? createHash("sha256") : undefined;
   const receivedHash: Hash | undefined = digest
