@@ -30,6 +30,14 @@ const REPLACEMENTS: [RegExp, string][] = [
   [/"?tls\.hostname"?/g, "--servername"],
   [/"?tls\.alpnProtocols"?/g, "--alpn"],
   [/Invalid option --/g, "Invalid --"],
+  [
+    /or sets encrypt: false or uses TLS\), and this side does: upgrade it, or set encrypt: false on both sides/g,
+    "or a program that sets encrypt: false or uses TLS), and this side does: run the same version of connect on both sides",
+  ],
+  [
+    /\(encrypt: false, or TLS\): remove encrypt: false on this side, or set it on both sides/g,
+    "(--tls): use --tls on both sides or on neither",
+  ],
 ];
 
 /**

@@ -4,7 +4,14 @@
  * and whatever it changes, both CLIs exit 1, neither says "confirmed", and
  * the receiver keeps only bytes it verified (a prefix of the file).
  */
-import { assert, assertEquals, assertFalse, assertMatch } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertFalse,
+  assertMatch,
+  assertStringIncludes,
+} from "@std/assert";
+import { Connector, type RejectedPeer } from "../mod.ts";
 import { contains, Mitm, type Tamper } from "./_mitm.ts";
 import { flipBit } from "./_mitm.ts";
 
@@ -224,4 +231,40 @@ Deno.test("cli through an on-path relay that drops the sender's end record: the 
   } else {
     assertEquals(sender.code, 1, sender.stderr);
   }
+});
+
+Deno.test("cli with a secret against a peer that does not encrypt (encrypt: false, as an older version): both sides fail, the CLI says what to do in its own terms", async () => {
+  let report: (peer: RejectedPeer) => void = () => {};
+  const rejected = new Promise<RejectedPeer>((resolve) => report = resolve);
+  await using passive = new Connector({
+    mode: "passive",
+    host: "127.0.0.1",
+    secret: SECRET,
+    encrypt: false,
+    timeout: 20_000,
+    onRejectedPeer: (peer) => report(peer),
+  });
+  const { port } = await passive.listen() as Deno.NetAddr;
+  const waiting = passive.connect();
+  waiting.catch(() => {});
+  const cli = spawn([
+    "connect",
+    "127.0.0.1",
+    String(port),
+    "--secret-env",
+    "TRANSFER_SECRET",
+  ]);
+  const { done } = watchStderr(cli);
+  const ran = await done;
+  assertEquals(ran.code, 1, ran.stderr);
+  assertStringIncludes(ran.stderr, "does not encrypt the stream after it");
+  assertStringIncludes(
+    ran.stderr,
+    "run the same version of connect on both sides",
+  );
+  assertFalse(ran.stderr.includes(SECRET));
+  assertStringIncludes(
+    (await rejected).reason,
+    "encrypts the stream after it, but this side does not",
+  );
 });
