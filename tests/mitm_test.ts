@@ -327,3 +327,22 @@ Deno.test("On-path relay with encrypt: false on both sides reads the marker on t
   assert(contains(mitm.wire(), encoder.encode(MARKER)));
   assertFalse(contains(mitm.wire(), encoder.encode(SECRET)));
 });
+
+Deno.test("On-path relay reflects the active side's own records back to it: its key for the other direction refuses them", async () => {
+  const mine: Uint8Array[] = [];
+  const outcome = await session("tcp", (way, index, record) => {
+    if (way === "active to passive") {
+      mine.push(record);
+      return [record];
+    }
+    // The reply is replaced with the active side's own first record.
+    return index === 0 ? [mine[0]] : [record];
+  });
+  assert("ok" in outcome.passive, "the passive side got the request intact");
+  assert("error" in outcome.active, "the active side took its own record");
+  assertInstanceOf(outcome.active.error, Deno.errors.InvalidData);
+  assertStringIncludes(
+    (outcome.active.error as Error).message,
+    "was altered in transit: record 0 failed its integrity check",
+  );
+});
