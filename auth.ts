@@ -26,7 +26,11 @@
  * @module
  */
 import { raceAbort, raceAbortClosing } from "./_abort.ts";
-import { AuthenticationError, QueueFullError } from "./errors.ts";
+import {
+  AuthenticationError,
+  EncryptionMismatchError,
+  QueueFullError,
+} from "./errors.ts";
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
 import { concat, lvCat } from "./_bytes.ts";
@@ -691,11 +695,17 @@ function checkEncryption(side: Side, peerFeatures: number): void {
   const peer = (peerFeatures & FEATURE_ENCRYPT) !== 0;
   if (own === peer) return;
   const other = capitalize(side.other);
-  throw new Deno.errors.InvalidData(
-    own
-      ? `${other} at ${side.peer} proved the secret but does not encrypt the stream after it (it runs a @transfer/connect from before encryption, or sets encrypt: false or uses TLS), and this side does: upgrade it, or set encrypt: false on both sides`
-      : `${other} at ${side.peer} proved the secret and encrypts the stream after it, but this side does not (encrypt: false, or TLS): remove encrypt: false on this side, or set it on both sides`,
-  );
+  throw own
+    ? new EncryptionMismatchError(
+      `${other} at ${side.peer} proved the secret but does not encrypt the stream after it (it runs a @transfer/connect from before encryption, or sets encrypt: false or uses TLS), and this side does`,
+      "upgrade it, or set encrypt: false on both sides",
+      false,
+    )
+    : new EncryptionMismatchError(
+      `${other} at ${side.peer} proved the secret and encrypts the stream after it, but this side does not (encrypt: false, or TLS)`,
+      "remove encrypt: false on this side, or set it on both sides",
+      true,
+    );
 }
 
 /**

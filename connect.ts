@@ -391,7 +391,9 @@ export class Connector implements Disposable, AsyncDisposable {
    * );
    * ```
    *
-   * @returns The established connection; it belongs to the caller.
+   * @returns The established connection; it belongs to the caller. With
+   * `secret` and without `tls` (unless `encrypt: false`): an
+   * {@linkcode EncryptedConn}.
    * @throws {Deno.errors.TimedOut} When `timeout` expires, naming the endpoint
    * and the limit.
    * @throws {Deno.errors.Interrupted} When `close()` is called meanwhile.

@@ -70,6 +70,20 @@ let createEncryptedConn: (
   recordsPerKey: number,
 ) => Promise<EncryptedConn>;
 
+/** Records read and opened ahead of the caller. */
+const READ_AHEAD = 2;
+
+/** What is wrong with the incoming records, before it is put in words. */
+class RecordFault extends Error {
+  constructor(
+    readonly kind: "altered" | "truncated",
+    message: string,
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
 /** Below this many bytes the header and the ciphertext go in one write. */
 const JOIN_BELOW = 64 * 1024;
 
@@ -113,8 +127,16 @@ export class EncryptedConn implements Deno.Conn {
   #receiveKeys: DirectionKeys;
   #sent = 0;
   #received = 0;
+  /** Settles when the writes queued so far are done. */
   #writing: Promise<void> = Promise.resolve();
+  #writeError: unknown;
   #writeEnded = false;
+  /** The next records, read and opened ahead of the caller, in order. */
+  #queue: Promise<Uint8Array | null>[] = [];
+  /** Settles when the last queued record was read off the socket. */
+  #lastRead: Promise<void> = Promise.resolve();
+  /** The end record was read (no read goes past it). */
+  #endSeen = false;
   #closingWrite: Promise<void> | undefined;
   #plain: Uint8Array = new Uint8Array(0);
   #readEnded = false;
@@ -220,79 +242,112 @@ export class EncryptedConn implements Deno.Conn {
     }
   }
 
-  /** Queues one record; resolves when it is written to the socket. */
-  #send(type: number, plaintext: Uint8Array): Promise<void> {
+  /** Numbers and seals one record: its header and ciphertext. */
+  async #seal(
+    type: number,
+    plaintext: Uint8Array,
+  ): Promise<[Uint8Array, Uint8Array]> {
     const counter = this.#sent++;
     if (counter >= MAX_RECORDS) {
-      return Promise.reject(
-        new RangeError(
-          `The encrypted stream to ${this.#peer()} reached its limit of 2^48 records: open a new connection`,
-        ),
+      throw new RangeError(
+        `The encrypted stream to ${this.#peer()} reached its limit of 2^48 records: open a new connection`,
       );
     }
     const header = recordHeader(type, plaintext.length);
-    const sealing = this.#sendKeys.keyFor(counter).then((key) =>
-      sealRecord(key, counter, header, plaintext)
-    );
-    const previous = this.#writing;
-    const writing = (async () => {
-      const ciphertext = await sealing;
-      await previous; // records leave in their order; a failure stops the rest
-      if (ciphertext.length < JOIN_BELOW) {
-        const record = new Uint8Array(HEADER_LENGTH + ciphertext.length);
-        record.set(header);
-        record.set(ciphertext, HEADER_LENGTH);
-        await writeAll(this.#conn, record);
-      } else {
-        await writeAll(this.#conn, header);
-        await writeAll(this.#conn, ciphertext);
-      }
-    })();
-    sealing.catch(() => {});
-    writing.catch(() => {});
-    this.#writing = writing;
-    return writing;
+    const key = await this.#sendKeys.keyFor(counter);
+    return [header, await sealRecord(key, counter, header, plaintext)];
   }
 
-  /**
-   * Encrypts `p` into records (at most 1 MiB of it each) and writes them.
-   *
-   * @param p The bytes to send.
-   * @returns `p.length`, once every record of it is written.
-   * @throws {Deno.errors.BrokenPipe} After `closeWrite()`.
-   */
-  async write(p: Uint8Array): Promise<number> {
-    if (this.#writeEnded) {
+  /** Writes one sealed record: header and ciphertext. */
+  async #writeRecord([header, ciphertext]: [Uint8Array, Uint8Array]) {
+    if (ciphertext.length < JOIN_BELOW) {
+      const record = new Uint8Array(HEADER_LENGTH + ciphertext.length);
+      record.set(header);
+      record.set(ciphertext, HEADER_LENGTH);
+      await writeAll(this.#conn, record);
+    } else {
+      await writeAll(this.#conn, header);
+      await writeAll(this.#conn, ciphertext);
+    }
+  }
+
+  #checkWritable(ending = false): void {
+    if (this.#writeError !== undefined) throw this.#writeError;
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        `The encrypted connection to ${this.#peer()} is closed`,
+      );
+    }
+    if (this.#writeEnded && !ending) {
       throw new Deno.errors.BrokenPipe(
         `Cannot write to ${this.#peer()}: closeWrite() already ended this side of the encrypted stream`,
       );
     }
-    if (p.length === 0) return 0;
-    let last: Promise<void> = Promise.resolve();
+  }
+
+  /** Seals `p` into records and writes them, sealing each next record
+   * while the one before it is being written. */
+  async #sendData(p: Uint8Array): Promise<void> {
+    let writing: Promise<void> = Promise.resolve();
     for (let offset = 0; offset < p.length; offset += MAX_PLAINTEXT) {
-      last = this.#send(
+      const sealed = await this.#seal(
         RECORD_DATA,
         p.subarray(offset, Math.min(p.length, offset + MAX_PLAINTEXT)),
       );
+      await writing;
+      writing = this.#writeRecord(sealed);
+      writing.catch(() => {});
     }
-    await last;
+    await writing;
+  }
+
+  /** Runs `task` after every write queued before it; a failure sticks. */
+  #inTurn(task: () => Promise<void>): Promise<void> {
+    const turn = this.#writing.then(() => {
+      this.#checkWritable(true);
+      return task();
+    });
+    this.#writing = turn.catch((error) => {
+      this.#writeError ??= error;
+    });
+    return turn;
+  }
+
+  /**
+   * Encrypts `p` into records (at most 1 MiB of it each) and writes them; a
+   * large `p` is sealed record by record while the record before is written.
+   * Writes made without waiting go out in their order.
+   *
+   * @param p The bytes to send.
+   * @returns `p.length`, once every record of it is written to the socket.
+   * @throws {Deno.errors.BrokenPipe} After `closeWrite()`.
+   * @throws {Deno.errors.BadResource} After `close()`.
+   */
+  async write(p: Uint8Array): Promise<number> {
+    this.#checkWritable();
+    if (p.length === 0) return 0;
+    await this.#inTurn(() => this.#sendData(p));
     this.#counters.written += p.length;
     return p.length;
   }
 
   /**
    * Ends this direction: sends the authenticated end record after every
-   * pending write, then (with `halfClose`, the default) half-closes the
+   * queued byte, then (with `halfClose`, the default) half-closes the
    * socket. Later calls return the same promise.
    *
-   * @returns When the end record is written.
+   * @returns When everything, the end record included, is written.
+   * @throws The socket error that stopped an earlier record, if any.
    */
   closeWrite(): Promise<void> {
     if (this.#closingWrite === undefined) {
       this.#writeEnded = true;
-      this.#closingWrite = this.#send(RECORD_END, new Uint8Array(0)).then(
-        () => this.#halfClose ? this.#conn.closeWrite() : undefined,
-      );
+      this.#closingWrite = this.#inTurn(async () => {
+        await this.#writeRecord(
+          await this.#seal(RECORD_END, new Uint8Array(0)),
+        );
+        if (this.#halfClose) await this.#conn.closeWrite();
+      });
     }
     return this.#closingWrite;
   }
@@ -326,7 +381,8 @@ export class EncryptedConn implements Deno.Conn {
           !(error instanceof Deno.errors.ConnectionReset) &&
           !(error instanceof Deno.errors.UnexpectedEof)
         ) throw error;
-        throw this.#truncated(
+        throw new RecordFault(
+          "truncated",
           `with a reset ${
             boundary && filled === 0 ? "between records" : "inside a record"
           }`,
@@ -335,49 +391,83 @@ export class EncryptedConn implements Deno.Conn {
       }
       if (count === null) {
         if (filled === 0 && boundary) return false;
-        throw this.#truncated("inside a record");
+        throw new RecordFault("truncated", "inside a record");
       }
       filled += count;
     }
     return true;
   }
 
-  /** The next record's plaintext, checked; `null` after the end record. */
-  async #nextRecord(): Promise<Uint8Array | null> {
+  /**
+   * Reads the next record off the socket (never past the end record) and
+   * starts opening it; resolves with the plaintext, `null` for the end
+   * record, or rejects with a {@linkcode RecordFault}.
+   */
+  async #readRecord(): Promise<{ opening: Promise<Uint8Array | null> }> {
+    if (this.#endSeen) return { opening: Promise.resolve(null) };
     const header = new Uint8Array(HEADER_LENGTH);
     if (!await this.#fill(header, true)) {
-      throw this.#truncated("between records");
+      throw new RecordFault("truncated", "between records");
     }
     const type = header[0];
     const length = new DataView(header.buffer).getUint32(1);
     if (type !== RECORD_DATA && type !== RECORD_END) {
-      throw this.#altered(`a record header has the unknown type ${type}`);
+      throw new RecordFault(
+        "altered",
+        `a record header has the unknown type ${type}`,
+      );
     }
     if (length > MAX_CIPHERTEXT || length < TAG_LENGTH) {
-      throw this.#altered(
+      throw new RecordFault(
+        "altered",
         `a record header announces ${length} bytes (a record holds ${TAG_LENGTH} to ${MAX_CIPHERTEXT})`,
       );
     }
     const ciphertext = new Uint8Array(length);
     await this.#fill(ciphertext, false);
+    if (type === RECORD_END) this.#endSeen = true;
     const counter = this.#received++;
+    const opening = this.#open(counter, type, header, ciphertext);
+    opening.catch(() => {});
+    return { opening }; // not awaited: the next read starts meanwhile
+  }
+
+  async #open(
+    counter: number,
+    type: number,
+    header: Uint8Array<ArrayBuffer>,
+    ciphertext: Uint8Array<ArrayBuffer>,
+  ): Promise<Uint8Array | null> {
     let plaintext: Uint8Array;
     try {
       const key = await this.#receiveKeys.keyFor(counter);
       plaintext = await openRecord(key, counter, header, ciphertext);
     } catch (error) {
-      throw this.#altered(
+      throw new RecordFault(
+        "altered",
         `record ${counter} failed its integrity check (changed, replayed, reordered, dropped, or sealed with another key)`,
         error,
       );
     }
     if (type === RECORD_END) {
       if (plaintext.length !== 0) {
-        throw this.#altered("the end record carries data");
+        throw new RecordFault("altered", "the end record carries data");
       }
       return null;
     }
     return plaintext;
+  }
+
+  /**
+   * Queues the next record: read after the ones queued before it, opened as
+   * soon as it is read (while the caller still uses earlier ones).
+   */
+  #schedule(): void {
+    const reading = this.#lastRead.then(() => this.#readRecord());
+    this.#lastRead = reading.then(() => {}, () => {});
+    const plaintext = reading.then(({ opening }) => opening);
+    plaintext.catch(() => {});
+    this.#queue.push(plaintext);
   }
 
   /**
@@ -394,13 +484,25 @@ export class EncryptedConn implements Deno.Conn {
     while (this.#plain.length === 0) {
       if (this.#readError !== undefined) throw this.#readError;
       if (this.#readEnded) return null;
+      if (this.#queue.length === 0) this.#schedule();
+      const next = this.#queue.shift()!;
       try {
-        const plaintext = await this.#nextRecord();
+        const plaintext = await next;
         if (plaintext === null) this.#readEnded = true;
-        else this.#plain = plaintext;
+        else {
+          this.#plain = plaintext;
+          // Read and check the next records while the caller uses this one.
+          while (!this.#closed && this.#queue.length < READ_AHEAD) {
+            this.#schedule();
+          }
+        }
       } catch (error) {
-        if (error instanceof Deno.errors.InvalidData) this.#readError = error;
-        throw error;
+        if (error instanceof RecordFault) {
+          this.#readError = error.kind === "altered"
+            ? this.#altered(error.message, error.cause)
+            : this.#truncated(error.message, error.cause);
+        }
+        throw this.#readError ?? error;
       }
     }
     const count = Math.min(p.length, this.#plain.length);
@@ -412,8 +514,8 @@ export class EncryptedConn implements Deno.Conn {
 
   /**
    * Closes the connection underneath (both directions). Without
-   * `closeWrite()` first, the peer sees a truncated stream. Later calls do
-   * nothing.
+   * `closeWrite()` first, a peer that reads to the end sees a truncated
+   * stream. Later calls do nothing.
    */
   close(): void {
     if (this.#closed) return;

@@ -172,3 +172,45 @@ export class ConnectorUsedError extends Deno.errors.Busy {
   /** The class name, as stack traces and `String(error)` show it. */
   override name = "ConnectorUsedError";
 }
+
+/**
+ * The two sides disagree on encrypting the stream: one announced it in the
+ * secret exchange and the other did not (`encrypt: false`, TLS, or a
+ * @transfer/connect from before the encrypted stream). Both sides fail alike,
+ * after the exchange, each with this error.
+ *
+ * @example Usage
+ * ```ts
+ * import { EncryptionMismatchError } from "@transfer/connect";
+ * import { assert, assertInstanceOf } from "@std/assert";
+ *
+ * const error = new EncryptionMismatchError(
+ *   "the peer does not encrypt",
+ *   "set encrypt: false on both sides",
+ *   false,
+ * );
+ * assertInstanceOf(error, Deno.errors.InvalidData);
+ * assert(!error.peerEncrypts);
+ * ```
+ */
+export class EncryptionMismatchError extends Deno.errors.InvalidData {
+  /** The class name, as stack traces and `String(error)` show it. */
+  override name = "EncryptionMismatchError";
+  /** What happened, without what to do about it. */
+  readonly problem: string;
+  /** Whether the peer is the side that encrypts (and so this side does not). */
+  readonly peerEncrypts: boolean;
+
+  /**
+   * Makes the error; its message is `problem: action`.
+   *
+   * @param problem What happened, naming the peer.
+   * @param action What to do, in the library's terms.
+   * @param peerEncrypts Whether the peer is the side that encrypts.
+   */
+  constructor(problem: string, action: string, peerEncrypts: boolean) {
+    super(`${problem}: ${action}`);
+    this.problem = problem;
+    this.peerEncrypts = peerEncrypts;
+  }
+}

@@ -59,6 +59,7 @@ export {
   adviceOf,
   AuthenticationError,
   ConnectorUsedError,
+  EncryptionMismatchError,
   InvalidOptionError,
   NotAllowedError,
   type OptionAdvice,

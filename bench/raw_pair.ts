@@ -16,9 +16,32 @@
  *   blocking thread (and `Deno.stdin.read` duplicates and closes the file
  *   descriptor each time); the sync calls are one system call each, at the
  *   price of blocking the event loop while the pipe is empty or full.
+ * - `--secret`: after connecting, both sides run the CPace exchange with a
+ *   fixed benchmark secret and copy over the {@linkcode EncryptedConn}
+ *   (AES-256-GCM records): the encrypted stream without the CLI's delivery
+ *   confirmation, the baseline of "a confirmed transfer with a code".
  *
  * @module
  */
+import { authenticate, EncryptedConn } from "../mod.ts";
+
+/** The secret of `--secret` (a benchmark needs no secrecy). */
+const BENCH_SECRET = new TextEncoder().encode("00-bench-bench-bench-bench");
+
+/** Runs the exchange and wraps `conn` in the encrypted stream. */
+async function encrypt(
+  conn: Deno.Conn,
+  role: "active" | "passive",
+): Promise<Deno.Conn> {
+  const result = await authenticate(
+    conn,
+    role,
+    BENCH_SECRET,
+    AbortSignal.timeout(10_000),
+    { encrypt: true },
+  );
+  return await EncryptedConn.create(conn, { role, ...result });
+}
 
 const HOST = "127.0.0.1";
 const BUFFER_SIZE = 256 * 1024;
@@ -58,6 +81,7 @@ interface Options {
   port: number;
   tlsDirectory?: string;
   syncStdio: boolean;
+  secret: boolean;
 }
 
 async function receive(options: Options): Promise<void> {
@@ -70,8 +94,9 @@ async function receive(options: Options): Promise<void> {
       cert: await Deno.readTextFile(`${tlsDirectory}/localhost.pem`),
       key: await Deno.readTextFile(`${tlsDirectory}/localhost.key.pem`),
     });
-  const conn = await listener.accept();
+  let conn: Deno.Conn = await listener.accept();
   listener.close();
+  if (options.secret) conn = await encrypt(conn, "passive");
   await copy(conn, options.syncStdio ? syncStdout : Deno.stdout);
   conn.close();
 }
@@ -86,6 +111,7 @@ async function send(options: Options): Promise<void> {
       caCerts: [await Deno.readTextFile(`${tlsDirectory}/ca.pem`)],
     });
   }
+  if (options.secret) conn = await encrypt(conn, "active");
   await copy(options.syncStdio ? syncStdin : Deno.stdin, conn);
   await conn.closeWrite();
   // Wait for the receiver to close, so that nothing is cut off in flight.
@@ -97,11 +123,17 @@ function parse(args: string[]): ["listen" | "connect", Options] | undefined {
   const [role, port, ...rest] = args;
   if (role !== "listen" && role !== "connect") return undefined;
   if (!/^\d+$/.test(port ?? "")) return undefined;
-  const options: Options = { port: Number(port), syncStdio: false };
+  const options: Options = {
+    port: Number(port),
+    syncStdio: false,
+    secret: false,
+  };
   while (rest.length > 0) {
     const flag = rest.shift();
     if (flag === "--sync-stdio") {
       options.syncStdio = true;
+    } else if (flag === "--secret") {
+      options.secret = true;
     } else if (flag === "--tls" && rest.length > 0) {
       options.tlsDirectory = rest.shift();
     } else {
@@ -115,7 +147,7 @@ if (import.meta.main) {
   const parsed = parse(Deno.args);
   if (parsed === undefined) {
     console.error(
-      "usage: raw_pair.ts listen|connect PORT [--tls FIXTURE_DIR] [--sync-stdio]",
+      "usage: raw_pair.ts listen|connect PORT [--tls FIXTURE_DIR] [--sync-stdio] [--secret]",
     );
     Deno.exit(2);
   }

@@ -51,7 +51,11 @@ interface Tool {
   endpoints?: Endpoints;
 }
 
-const cliEndpoints = (tls: boolean, confirm = false): Endpoints => ({
+const cliEndpoints = (
+  tls: boolean,
+  confirm = false,
+  secret = false,
+): Endpoints => ({
   fileFlags: true,
   listen: (port, file) => [
     DENO,
@@ -70,6 +74,8 @@ const cliEndpoints = (tls: boolean, confirm = false): Endpoints => ({
     "--recv-only",
     "--quiet",
     ...(file === undefined ? [] : ["--recv", file]),
+    // A secret: the encrypted stream, confirmed by count inside its records.
+    ...(secret ? ["--secret-env", "TRANSFER_SECRET"] : []),
     // --confirm: the count and SHA-256 of the bytes, confirmed by the
     // receiver after an fsync of a --recv file.
     ...(confirm ? ["--confirm"] : []),
@@ -100,15 +106,21 @@ const cliEndpoints = (tls: boolean, confirm = false): Endpoints => ({
     "--send-only",
     "--quiet",
     ...(file === undefined ? [] : ["--send", file]),
+    ...(secret ? ["--secret-env", "TRANSFER_SECRET"] : []),
     ...(confirm ? ["--confirm"] : []),
     ...(tls ? ["--tls", "--ca", `${FIXTURES}/ca.pem`] : []),
   ],
 });
 
-const rawEndpoints = (tls: boolean, syncStdio = false): Endpoints => {
+const rawEndpoints = (
+  tls: boolean,
+  syncStdio = false,
+  secret = false,
+): Endpoints => {
   const flags = [
     "run",
     "--no-prompt",
+    IMPORT_MAP,
     "--allow-net=127.0.0.1",
     ...(tls ? [`--allow-read=${FIXTURES}`] : []),
     "bench/raw_pair.ts",
@@ -116,6 +128,7 @@ const rawEndpoints = (tls: boolean, syncStdio = false): Endpoints => {
   const options = [
     ...(tls ? ["--tls", FIXTURES] : []),
     ...(syncStdio ? ["--sync-stdio"] : []),
+    ...(secret ? ["--secret"] : []),
   ];
   return {
     listen: (port) => [DENO, ...flags, "listen", String(port), ...options],
@@ -262,6 +275,22 @@ const TOOLS: Tool[] = [
     kind: "ours",
     needs: [],
     endpoints: cliEndpoints(true, true),
+  },
+  {
+    // Encrypted by the code's key (AES-256-GCM records), confirmed by count.
+    name: "connect CLI with a secret (encrypted, confirmed)",
+    transport: "tls",
+    kind: "ours",
+    needs: [],
+    endpoints: cliEndpoints(false, false, true),
+  },
+  {
+    // The same records without the CLI or its confirmation.
+    name: "raw Deno encrypted records, sync stdio (unconfirmed)",
+    transport: "tls",
+    kind: "raw",
+    needs: [],
+    endpoints: rawEndpoints(false, true, true),
   },
   {
     name: "raw Deno TLS (startTls, 256 KiB)",
@@ -465,6 +494,8 @@ async function machineFacts(
 }
 
 async function main(): Promise<void> {
+  // The secret of the "with a secret" rows (`--secret-env TRANSFER_SECRET`).
+  Deno.env.set("TRANSFER_SECRET", "00-bench-bench-bench-bench");
   // `deno task bench -- --bytes 2GiB` passes the "--" through: drop it.
   const argv = Deno.args.filter((arg) => arg !== "--");
   const args = parseArgs(argv, {
@@ -780,6 +811,21 @@ function throughputTable(
         find("connect CLI --tls"),
         find("socat -b 131072 OPENSSL"),
         find("socat OPENSSL (default buffer)"),
+      ),
+    ],
+    [
+      "Code: CLI with a secret (confirmation included) ≥ 1.0× socat OPENSSL",
+      ratio(
+        find("connect CLI with a secret (encrypted, confirmed)"),
+        find("socat -b 131072 OPENSSL"),
+        find("socat OPENSSL (default buffer)"),
+      ),
+    ],
+    [
+      "Code: confirmed CLI ≥ 0.9× the unconfirmed encrypted records",
+      ratio(
+        find("connect CLI with a secret (encrypted, confirmed)"),
+        find("raw Deno encrypted records, sync stdio (unconfirmed)"),
       ),
     ],
     [

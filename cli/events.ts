@@ -19,10 +19,13 @@ const REJECTION_INTERVAL = 1000;
 export interface ConfirmedDigests {
   /** The peer, as shown in messages. */
   peer: string;
-  /** SHA-256 (hex) of the bytes sent, confirmed by the peer. */
-  sentSha256: string;
-  /** SHA-256 (hex) of the bytes received and written. */
-  receivedSha256: string;
+  /**
+   * SHA-256 (hex) of the bytes sent, confirmed by the peer; absent over an
+   * encrypted stream, whose records authenticate every byte.
+   */
+  sentSha256?: string;
+  /** SHA-256 (hex) of the bytes received and written; absent likewise. */
+  receivedSha256?: string;
 }
 
 /** Where the reporter writes one line (without its newline). */
@@ -341,8 +344,12 @@ export class Reporter {
         seconds,
         ...(confirmed === undefined ? {} : {
           confirmed: true,
-          sentSha256: confirmed.sentSha256,
-          receivedSha256: confirmed.receivedSha256,
+          ...(confirmed.sentSha256 === undefined
+            ? { authenticated: "records" }
+            : {
+              sentSha256: confirmed.sentSha256,
+              receivedSha256: confirmed.receivedSha256,
+            }),
         }),
         exitCode: 0,
       });
@@ -350,12 +357,20 @@ export class Reporter {
     if (confirmed !== undefined) {
       if (this.sent > 0 || this.received === 0) {
         this.#info(
-          `confirmed: ${confirmed.peer} wrote the ${this.sent} bytes sent, SHA-256 ${confirmed.sentSha256}`,
+          `confirmed: ${confirmed.peer} wrote the ${this.sent} bytes sent, ${
+            confirmed.sentSha256 === undefined
+              ? "every record authenticated"
+              : `SHA-256 ${confirmed.sentSha256}`
+          }`,
         );
       }
       if (this.received > 0) {
         this.#info(
-          `confirmed: ${this.received} bytes received and written, SHA-256 ${confirmed.receivedSha256}`,
+          `confirmed: ${this.received} bytes received and written, ${
+            confirmed.receivedSha256 === undefined
+              ? "every record authenticated"
+              : `SHA-256 ${confirmed.receivedSha256}`
+          }`,
         );
       }
     }

@@ -6,7 +6,11 @@
  *
  * @module
  */
-import { adviceOf, InvalidOptionError } from "../errors.ts";
+import {
+  adviceOf,
+  EncryptionMismatchError,
+  InvalidOptionError,
+} from "../errors.ts";
 
 /** A flag and the placeholder of its value, as `--help` shows them. */
 interface Flag {
@@ -54,6 +58,9 @@ function flagOf(option: string): Flag | undefined {
  * @returns Its message in the CLI's terms.
  */
 export function inCliTerms(error: unknown): string {
+  if (error instanceof EncryptionMismatchError) {
+    return mismatchInCliTerms(error);
+  }
   if (error instanceof InvalidOptionError) {
     const flag = flagOf(error.option);
     if (flag !== undefined) return `Invalid ${flag.flag}: ${error.reason}`;
@@ -83,4 +90,15 @@ export function inCliTerms(error: unknown): string {
  */
 export function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The encryption mismatch in the CLI's words: two CLIs with a code or secret
+ * always encrypt unless one uses --tls; a peer without encryption is a
+ * program that turned it off, or an older version.
+ */
+function mismatchInCliTerms(error: EncryptionMismatchError): string {
+  return error.peerEncrypts
+    ? `${error.problem}: use --tls on both sides or on neither`
+    : `${error.problem}: run the same version of connect on both sides, with --tls on both or on neither`;
 }

@@ -18,7 +18,8 @@ export type Way = "active to passive" | "passive to active";
 
 /**
  * What to do with one record: the records to send in its place (none drops
- * it), or `"cut"`: send nothing more that way and end it with a FIN.
+ * it), or `"cut"`: send nothing more that way and end it with a FIN (what
+ * the sender still sends is read and dropped).
  */
 export type Tampering = Uint8Array[] | "cut";
 
@@ -93,7 +94,19 @@ export class Mitm implements AsyncDisposable {
   #conns: Deno.Conn[] = [];
   #done: Promise<unknown>;
 
-  constructor(listen: Endpoint, target: Endpoint, tamper?: Tamper) {
+  /**
+   * @param listen Where the relay listens (port 0: any).
+   * @param target The passive side.
+   * @param tamper What to do with each record.
+   * @param records `false`: pass the bytes after the exchange through as
+   * they come, without cutting them into records (a plain stream).
+   */
+  constructor(
+    listen: Endpoint,
+    target: Endpoint,
+    tamper?: Tamper,
+    readonly records = true,
+  ) {
     this.#listener = "path" in listen
       ? Deno.listen({ transport: "unix", path: listen.path })
       : Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -140,6 +153,12 @@ export class Mitm implements AsyncDisposable {
         await writeAll(sink, part);
         passed += part.length;
       }
+      while (!this.records) {
+        const part = await input.some(64 * 1024);
+        if (part === null) return await sink.closeWrite();
+        this.seen[way].push(part.slice());
+        await writeAll(sink, part);
+      }
       for (let index = 0;; index++) {
         const header = await input.exactly(5);
         if (header === null) break;
@@ -149,7 +168,15 @@ export class Mitm implements AsyncDisposable {
         const record = concat(header, body);
         this.seen[way].push(record);
         const fate = tamper(way, index, record);
-        if (fate === "cut") break;
+        if (fate === "cut") {
+          // The receiver gets a FIN; the sender is still read (and its
+          // bytes dropped), so that it is never stuck writing.
+          await sink.closeWrite();
+          while (await input.some(64 * 1024) !== null) {
+            // Dropped.
+          }
+          return;
+        }
         for (const sent of fate) await writeAll(sink, sent);
       }
       await sink.closeWrite();

@@ -13,6 +13,7 @@ import {
   type ConnectorOptions,
   EncryptedConn,
   type RejectedPeer,
+  type TransportAddress,
 } from "../mod.ts";
 import { _createWithEpoch } from "../encrypted.ts";
 import {
@@ -226,16 +227,14 @@ Deno.test("EncryptedConn derives a new key every epoch and still delivers in ord
     role: "passive",
     ...session,
   }, 2);
-  const parts = [1, 2, 3, 4, 5, 6, 7].map((n) => pattern(n * 100, n));
+  // One write of 5.5 MiB: records of 1 MiB each (six), a key every two.
+  const data = pattern(5.5 * 1024 * 1024, 8);
   const reading = readToEnd(passive);
-  for (const part of parts) await writeAll(active, part);
+  await writeAll(active, data);
   await active.closeWrite();
-  assertEquals(
-    await reading,
-    concat(parts),
-  );
+  assertEquals(await reading, data);
   // The same stream read with the default epoch fails at record 2: a key
-  // change really happened there.
+  // change really happened there, and the 2 MiB before it were delivered.
   const [client2, server2] = await socketPair();
   using active2 = await _createWithEpoch(client2, {
     role: "active",
@@ -245,15 +244,25 @@ Deno.test("EncryptedConn derives a new key every epoch and still delivers in ord
     role: "passive",
     ...session,
   });
-  for (const part of parts.slice(0, 3)) await writeAll(active2, part);
-  const buffer = new Uint8Array(1000);
-  assertEquals(await passive2.read(buffer), 100);
-  assertEquals(await passive2.read(buffer), 200);
-  await assertRejects(
-    () => passive2.read(buffer),
-    Deno.errors.InvalidData,
-    "record 2 failed its integrity check",
-  );
+  const writing = writeAll(active2, data).then(() => active2.closeWrite());
+  writing.catch(() => {});
+  let delivered = 0;
+  const buffer = new Uint8Array(64 * 1024);
+  const error = await assertRejects(async () => {
+    while (true) {
+      const count = await passive2.read(buffer);
+      if (count === null) break;
+      assertEquals(
+        buffer.subarray(0, count),
+        data.subarray(delivered, delivered + count),
+      );
+      delivered += count;
+    }
+  }, Deno.errors.InvalidData);
+  assertStringIncludes(error.message, "record 2 failed its integrity check");
+  assertEquals(delivered, 2 * 1024 * 1024);
+  passive2.close();
+  await writing.catch(() => {});
 });
 
 Deno.test("EncryptedConn refuses a header that announces more than 1 MiB before allocating, and an unknown record type", async () => {
@@ -529,4 +538,54 @@ Deno.test("Connector option encrypt: a boolean, and only with secret", () => {
     TypeError,
     'Invalid option "encrypt": expected a boolean',
   );
+});
+
+Deno.test("Connector over a transport with halfClose: false gives an EncryptedConn whose closeWrite never half-closes the socket", async () => {
+  let halfClosed = 0;
+  const spy = (conn: Deno.Conn): Deno.Conn =>
+    new Proxy(conn, {
+      get(target, property) {
+        if (property === "closeWrite") {
+          return () => {
+            halfClosed++;
+            return target.closeWrite();
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  // A relay-like transport: real loopback sockets, seen through the spy.
+  const transport = {
+    halfClose: false,
+    connect: async (address: TransportAddress) =>
+      spy(
+        await Deno.connect({
+          hostname: "127.0.0.1",
+          port: (address as { port: number }).port,
+        }),
+      ),
+  };
+  const { passive, port } = await passiveConnector();
+  await using _ = passive;
+  const active = new Connector({
+    host: "127.0.0.1",
+    port,
+    secret: SECRET,
+    transport,
+  });
+  const [client, server] = await Promise.all([
+    active.connect(),
+    passive.connect(),
+  ]);
+  using _client = client;
+  using _server = server;
+  assert(client instanceof EncryptedConn);
+  await writeAll(client, encoder.encode("through a relay"));
+  await client.closeWrite();
+  assertEquals(decoder.decode(await readToEnd(server)), "through a relay");
+  await writeAll(server, encoder.encode("and back"));
+  await server.closeWrite();
+  assertEquals(decoder.decode(await readToEnd(client)), "and back");
+  assertEquals(halfClosed, 0);
 });

@@ -12,7 +12,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { Connector, EncryptedConn } from "../mod.ts";
-import { concat, readToEnd, writeAll } from "./_helpers.ts";
+import { readToEnd, writeAll } from "./_helpers.ts";
 import {
   contains,
   type Endpoint,
@@ -26,9 +26,14 @@ const encoder = new TextEncoder();
 const SECRET = "17-marble-orbit-velvet-canyon";
 const MARKER = "PLAINTEXT-MARKER Pay 100 EUR";
 
-/** The active side's request: three records, each with the marker. */
-const REQUEST = [1, 2, 3].map((n) =>
-  encoder.encode(`${MARKER} part ${n} `.repeat(200 * n))
+/**
+ * The active side's request, with the marker all along, in one write: four
+ * data records (1 MiB, 1 MiB, 1 MiB, the rest), then the end record.
+ */
+const REQUEST = encoder.encode(
+  `${MARKER} `.repeat(
+    Math.ceil((3 * 1024 * 1024 + 5000) / (MARKER.length + 1)),
+  ),
 );
 const REPLY = encoder.encode(`${MARKER} reply `.repeat(50));
 
@@ -51,6 +56,7 @@ async function settle(task: Promise<Uint8Array>): Promise<Outcome> {
 async function session(
   kind: "tcp" | "unix",
   tamper?: Tamper,
+  encrypt = true,
 ): Promise<{ active: Outcome; passive: Outcome; mitm: Mitm }> {
   const dir = kind === "unix" ? await Deno.makeTempDir() : undefined;
   const target: Endpoint = dir ? { path: `${dir}/passive.sock` } : { port: 0 };
@@ -59,6 +65,7 @@ async function session(
     ...("path" in target ? { path: target.path } : { host: "127.0.0.1" }),
     timeout: 10_000,
     secret: SECRET,
+    encrypt,
   });
   try {
     const bound = await passive.listen();
@@ -69,6 +76,7 @@ async function session(
       dir ? { path: `${dir}/mitm.sock` } : { port: 0 },
       real,
       tamper,
+      encrypt, // a plain stream has no records to cut
     );
     const active = new Connector({
       ...("path" in mitm.endpoint
@@ -76,13 +84,14 @@ async function session(
         : { host: "127.0.0.1", port: mitm.endpoint.port }),
       timeout: 10_000,
       secret: SECRET,
+      encrypt,
     });
     const [a, p] = await Promise.all([
       settle((async () => {
         const conn = await active.connect();
         try {
-          assert(conn instanceof EncryptedConn);
-          for (const part of REQUEST) await writeAll(conn, part);
+          assert((conn instanceof EncryptedConn) === encrypt);
+          await writeAll(conn, REQUEST);
           await conn.closeWrite();
           return await readToEnd(conn);
         } finally {
@@ -109,7 +118,14 @@ async function session(
   }
 }
 
-/** Both sides failed with InvalidData; returns the messages. */
+/**
+ * Both sides failed. The receiver of the tampered direction with
+ * InvalidData saying `passiveSays`. The sender with InvalidData saying
+ * `activeSays` when it got as far as reading the reply (the receiver's
+ * connection ended without its end record), or, when the receiver's close
+ * came while it was still writing, with the reset of its write
+ * (ConnectionReset or BrokenPipe): never with success.
+ */
 function assertBothFail(
   outcome: { active: Outcome; passive: Outcome },
   passiveSays: string,
@@ -122,19 +138,39 @@ function assertBothFail(
     ] as const
   ) {
     assert("error" in result, `the ${side} side claimed success`);
-    assertInstanceOf(result.error, Deno.errors.InvalidData, `${side} side`);
-    assertStringIncludes((result.error as Error).message, says);
-    assertFalse((result.error as Error).message.includes(SECRET));
+    const error = result.error as Error;
+    assertFalse(error.message.includes(SECRET));
+    if (
+      side === "active" &&
+      (error instanceof Deno.errors.ConnectionReset ||
+        error instanceof Deno.errors.BrokenPipe)
+    ) continue;
+    assertInstanceOf(error, Deno.errors.InvalidData, `${side} side`);
+    assertStringIncludes(error.message, says);
   }
 }
 
-const request = concat(REQUEST);
+const request = REQUEST;
 
 for (const kind of ["tcp", "unix"] as const) {
   Deno.test(`On-path relay over ${kind}: the wire carries neither the plaintext nor the code, and both sides get their bytes exactly`, async () => {
     const { active, passive, mitm } = await session(kind);
     assertEquals("ok" in passive && passive.ok, request);
     assertEquals("ok" in active && active.ok, REPLY);
+    // The records the attacks below count on: four data records, the end.
+    assertEquals(
+      mitm.seen["active to passive"].slice(-5).map((record) => [
+        record[0],
+        record.length,
+      ]),
+      [
+        [0, 5 + 1048576 + 16],
+        [0, 5 + 1048576 + 16],
+        [0, 5 + 1048576 + 16],
+        [0, 5 + REQUEST.length - 3 * 1048576 + 16],
+        [1, 5 + 16],
+      ],
+    );
     const wire = mitm.wire();
     assert(wire.length > request.length + REPLY.length, "the relay saw it all");
     for (const needle of [MARKER, "PLAINTEXT", "Pay 100", SECRET, "marble"]) {
@@ -282,4 +318,31 @@ Deno.test("On-path relay adds a record of its own (the end record of another ses
     ),
   );
   assertBothFail(outcome, "was altered in transit", "was truncated");
+});
+
+Deno.test("On-path relay with encrypt: false on both sides reads the marker on the wire (the opt-out is plain, and the relay sees what passes)", async () => {
+  const { active, passive, mitm } = await session("tcp", undefined, false);
+  assert("ok" in passive && "ok" in active);
+  assertEquals(passive.ok, request);
+  assert(contains(mitm.wire(), encoder.encode(MARKER)));
+  assertFalse(contains(mitm.wire(), encoder.encode(SECRET)));
+});
+
+Deno.test("On-path relay reflects the active side's own records back to it: its key for the other direction refuses them", async () => {
+  const mine: Uint8Array[] = [];
+  const outcome = await session("tcp", (way, index, record) => {
+    if (way === "active to passive") {
+      mine.push(record);
+      return [record];
+    }
+    // The reply is replaced with the active side's own first record.
+    return index === 0 ? [mine[0]] : [record];
+  });
+  assert("ok" in outcome.passive, "the passive side got the request intact");
+  assert("error" in outcome.active, "the active side took its own record");
+  assertInstanceOf(outcome.active.error, Deno.errors.InvalidData);
+  assertStringIncludes(
+    (outcome.active.error as Error).message,
+    "was altered in transit: record 0 failed its integrity check",
+  );
 });

@@ -16,6 +16,7 @@ Deno.test("mod.ts exports exactly the documented values, none of the internal he
     "Connector",
     "ConnectorUsedError",
     "EncryptedConn",
+    "EncryptionMismatchError",
     "InvalidOptionError",
     "MAX_SECRET_FILE_SIZE",
     "NotAllowedError",
