@@ -164,6 +164,10 @@ export function proxyTransport(
   const name = `the ${LABELS[parsed.scheme]} proxy ${parsed.endpoint}`;
   const { handshakeTimeout } = options;
   return Object.freeze({
+    // microsocks, tinyproxy and ncat close both directions when one side
+    // half-closes: an encrypted stream ends each direction with its end
+    // record alone and closes once both have ended (as through a relay).
+    halfClose: false,
     scheme: parsed.scheme,
     endpoint: parsed.endpoint,
     url: parsed.redacted,

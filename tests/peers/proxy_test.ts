@@ -11,7 +11,12 @@
  *
  * @module
  */
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { Connector } from "../../mod.ts";
 import {
   cli,
@@ -284,6 +289,51 @@ for (const kind of PROXIES) {
       space.data, // stdin
     ).finished();
     assertEquals(sent.code, 0, sent.stderr);
+    const received = await receiver.finished();
+    assertEquals(received.code, 0, received.stderr);
+    assertEquals(await sha256File(out), space.sha);
+  });
+
+  Deno.test(`peers: through ${kind.name}, two CLIs with a secret move a file encrypted and confirmed, exit 0 on both sides, the sender with exactly the flags it asks for`, async () => {
+    await using space = await workspace(SIZE);
+    await using proxy = await kind.start(space.dir);
+    const out = `${space.dir}/out.bin`;
+    const secretFile = `${space.dir}/secret.txt`;
+    await Deno.writeTextFile(secretFile, "42-apple-cabin-stone-quiet\n");
+    await using receiver = cli([
+      "listen",
+      "--host",
+      "127.0.0.1",
+      "--secret-file",
+      secretFile,
+      "--recv",
+      out,
+    ]);
+    const port = await listenPort(receiver);
+    const args = [
+      "connect",
+      "127.0.0.1",
+      String(port),
+      "--proxy",
+      proxy.url,
+      "--secret-file",
+      secretFile,
+      "--send",
+      space.data,
+    ];
+    const asked = await cli([...args, "--permissions"]).finished();
+    assertEquals(asked.code, 0, asked.stderr);
+    assert(
+      asked.stdout.startsWith(`--allow-net=127.0.0.1:${proxy.port} `),
+      asked.stdout,
+    );
+    // The proxy ends both directions when one side half-closes (all but
+    // danted): each direction ends with its authenticated end record alone,
+    // and the confirmation still comes back through it.
+    const sent = await cliWith(asked.stdout.trim().split(" "), args)
+      .finished();
+    assertEquals(sent.code, 0, sent.stderr);
+    assertStringIncludes(sent.stderr, "every record authenticated");
     const received = await receiver.finished();
     assertEquals(received.code, 0, received.stderr);
     assertEquals(await sha256File(out), space.sha);
