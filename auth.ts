@@ -656,8 +656,20 @@ async function runPassive(side: Side): Promise<Outcome> {
   };
 }
 
-/** What a side announces in the exchange ({@linkcode authenticate}). */
+/**
+ * How to run the exchange ({@linkcode authenticate}): this side's role, the
+ * secret, the time bound, and what this side announces to the peer.
+ */
 export interface AuthenticateOptions {
+  /** This side's role: `"active"` (it connected) or `"passive"` (it accepted). */
+  role: "active" | "passive";
+  /** The shared secret, at least one byte. */
+  secret: Uint8Array;
+  /**
+   * Bounds the exchange in time: when it aborts, `conn` is closed, which
+   * interrupts a pending read, and the promise rejects with `signal.reason`.
+   */
+  signal: AbortSignal;
   /**
    * This side runs the CLI's delivery confirmation (`--confirm`) after the
    * data, and asks the peer to do the same.
@@ -729,8 +741,8 @@ function checkEncryption(side: Side, peerFeatures: number): void {
  *   listener.accept(),
  * ]);
  * await Promise.all([
- *   authenticate(client, "active", secret, signal),
- *   authenticate(server, "passive", secret, signal),
+ *   authenticate(client, { role: "active", secret, signal }),
+ *   authenticate(server, { role: "passive", secret, signal }),
  * ]);
  * // The next byte read is the peer's first application byte.
  * await client.write(new Uint8Array([42]));
@@ -742,10 +754,8 @@ function checkEncryption(side: Side, peerFeatures: number): void {
  * ```
  *
  * @param conn A fresh connection (after any TLS handshake), nothing read yet.
- * @param role This side's role: `"active"` (it connected) or `"passive"`.
- * @param secret The shared secret, at least one byte.
- * @param signal Bounds the exchange in time.
- * @param options What this side announces to the peer.
+ * @param options This side's `role`, the `secret`, the `signal` that bounds
+ * the exchange, and what this side announces (`confirm`, `encrypt`).
  * @returns What the peer announced, authenticated: nobody between the two
  * sides can change it unnoticed.
  * @throws {AuthenticationError} (a `Deno.errors.PermissionDenied`) When the
@@ -758,11 +768,9 @@ function checkEncryption(side: Side, peerFeatures: number): void {
  */
 export async function authenticate(
   conn: Deno.Conn,
-  role: "active" | "passive",
-  secret: Uint8Array,
-  signal: AbortSignal,
-  options: AuthenticateOptions = {},
+  options: AuthenticateOptions,
 ): Promise<AuthenticationResult> {
+  const { role, secret, signal } = options;
   if (role !== "active" && role !== "passive") {
     throw new TypeError(
       `Invalid role ${JSON.stringify(role)}: expected "active" or "passive"`,

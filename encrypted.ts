@@ -107,8 +107,8 @@ const JOIN_BELOW = 64 * 1024;
  *   listener.accept(),
  * ]);
  * const [a, p] = await Promise.all([
- *   authenticate(client, "active", secret, signal, { encrypt: true }),
- *   authenticate(server, "passive", secret, signal, { encrypt: true }),
+ *   authenticate(client, { role: "active", secret, signal, encrypt: true }),
+ *   authenticate(server, { role: "passive", secret, signal, encrypt: true }),
  * ]);
  * using sender = await EncryptedConn.create(client, { role: "active", ...a });
  * using receiver = await EncryptedConn.create(server, { role: "passive", ...p });

@@ -33,13 +33,12 @@ async function encrypt(
   conn: Deno.Conn,
   role: "active" | "passive",
 ): Promise<Deno.Conn> {
-  const result = await authenticate(
-    conn,
+  const result = await authenticate(conn, {
     role,
-    BENCH_SECRET,
-    AbortSignal.timeout(10_000),
-    { encrypt: true },
-  );
+    secret: BENCH_SECRET,
+    signal: AbortSignal.timeout(10_000),
+    encrypt: true,
+  });
   return await EncryptedConn.create(conn, { role, ...result });
 }
 
