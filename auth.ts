@@ -34,6 +34,7 @@ import {
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
 import { concat, lvCat } from "./_bytes.ts";
+import { readOrEnd, readUpTo, writeAll } from "./_io.ts";
 import { computeShare, OVERLOAD_NOTICE } from "./_share_queue.ts";
 
 /**
@@ -337,13 +338,6 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return difference === 0;
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    written += await conn.write(data.subarray(written));
-  }
-}
-
 /** Why a frame could not be read in full: the stream ended after `filled` bytes. */
 class ShortFrame extends Error {
   constructor(readonly filled: number) {
@@ -351,25 +345,11 @@ class ShortFrame extends Error {
   }
 }
 
-/** Reads exactly `length` bytes, never more. */
+/** Reads exactly `length` bytes, never more; a reset ends the stream. */
 async function readFrame(conn: Deno.Conn, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    let count: number | null;
-    try {
-      count = await conn.read(buffer.subarray(filled));
-    } catch (error) {
-      if (
-        !(error instanceof Deno.errors.UnexpectedEof) &&
-        !(error instanceof Deno.errors.ConnectionReset)
-      ) throw error;
-      count = null;
-    }
-    if (count === null) throw new ShortFrame(filled);
-    filled += count;
-  }
-  return buffer;
+  const frame = await readUpTo(conn, length, { resetIsEnd: true });
+  if (frame.length < length) throw new ShortFrame(frame.length);
+  return frame;
 }
 
 /** The first bytes of something that is not a hello, as text if printable. */
@@ -470,16 +450,7 @@ async function checkOverload(side: Side, bytes: Uint8Array): Promise<void> {
  */
 async function readHello(side: Side): Promise<Uint8Array> {
   const first = new Uint8Array(HELLO_LENGTH);
-  let count: number | null;
-  try {
-    count = await side.conn.read(first);
-  } catch (error) {
-    if (
-      !(error instanceof Deno.errors.UnexpectedEof) &&
-      !(error instanceof Deno.errors.ConnectionReset)
-    ) throw error;
-    count = null;
-  }
+  const count = await readOrEnd(side.conn, first);
   if (count === null) return await readPart(side, HELLO_LENGTH, "hello");
   if (first[0] !== PROTOCOL_VERSION) {
     if (side.role === "passive") {

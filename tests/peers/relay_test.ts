@@ -14,6 +14,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { Connector, relayToken } from "../../mod.ts";
+import { writeAll } from "../_helpers.ts";
 import {
   cli,
   CLI_PATH,
@@ -107,9 +108,7 @@ Deno.test("relay (real): the Connector meets through the relay, both directions 
   const upstream = crypto.getRandomValues(new Uint8Array(65536));
   const downstream = crypto.getRandomValues(new Uint8Array(65536));
   const sendAndEnd = async (conn: Deno.Conn, bytes: Uint8Array) => {
-    for (let offset = 0; offset < bytes.length;) {
-      offset += await conn.write(bytes.subarray(offset));
-    }
+    await writeAll(conn, bytes);
     await conn.closeWrite();
   };
   const readAll = async (conn: Deno.Conn) => {
