@@ -24,6 +24,7 @@
  */
 import { closeQuietly, raceAbortClosing, SetupScope, sleep } from "./_abort.ts";
 import { readUpTo, writeAll } from "./_io.ts";
+import { unknownKey } from "./_keys.ts";
 import { formatHostPort } from "./address.ts";
 import { parseHost } from "./_ip.ts";
 import {
@@ -73,12 +74,11 @@ export function parseRelayOption(value: unknown): Readonly<RelayOptions> {
     );
   }
   const relay = value as Record<string, unknown>;
-  for (const key of Object.keys(relay)) {
-    if (!(RELAY_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown relay option "${key}": expected host, port or channel`,
-      );
-    }
+  const key = unknownKey(relay, RELAY_NAMES);
+  if (key !== undefined) {
+    throw new TypeError(
+      `Unknown relay option "${key}": expected host, port or channel`,
+    );
   }
   const host = typeof relay.host === "string"
     ? parseHost(relay.host)
