@@ -220,19 +220,13 @@ export function secretPermissions(
 /** Reads at most MAX_SECRET_FILE_SIZE + 1 bytes: a larger file is refused. */
 async function readBounded(path: string): Promise<Uint8Array> {
   using file = await Deno.open(path);
-  const buffer = new Uint8Array(MAX_SECRET_FILE_SIZE + 1);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const count = await file.read(buffer.subarray(filled));
-    if (count === null) break;
-    filled += count;
-  }
-  if (filled > MAX_SECRET_FILE_SIZE) {
+  const bytes = await readUpTo(file, MAX_SECRET_FILE_SIZE + 1);
+  if (bytes.length > MAX_SECRET_FILE_SIZE) {
     throw new RangeError(
       `The secret file "${path}" is larger than ${MAX_SECRET_FILE_SIZE} bytes: it should hold one code or passphrase`,
     );
   }
-  return buffer.slice(0, filled);
+  return bytes.slice();
 }
 
 async function readSecretFile(path: string): Promise<Uint8Array> {

@@ -5,6 +5,7 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
+import { concat as concatBytes } from "../_bytes.ts";
 import { readUpTo, writeAll } from "../_io.ts";
 
 const encoder = new TextEncoder();
@@ -89,15 +90,7 @@ export async function readExactly(
 
 /** Joins chunks into one array. */
 export function concat(chunks: Uint8Array[]): Uint8Array {
-  const result = new Uint8Array(
-    chunks.reduce((sum, chunk) => sum + chunk.length, 0),
-  );
-  let offset = 0;
-  for (const chunk of chunks) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
+  return concatBytes(...chunks);
 }
 
 /** Reads until the peer closes (EOF) and returns everything read. */

@@ -14,7 +14,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { Connector, relayToken } from "../../mod.ts";
-import { writeAll } from "../_helpers.ts";
+import { concat, writeAll } from "../_helpers.ts";
 import {
   cli,
   CLI_PATH,
@@ -342,17 +342,7 @@ function tap(relayPort: number): {
   };
   return {
     port: listener.addr.port,
-    seen() {
-      const all = new Uint8Array(
-        recorded.reduce((sum, c) => sum + c.length, 0),
-      );
-      let offset = 0;
-      for (const chunk of recorded) {
-        all.set(chunk, offset);
-        offset += chunk.length;
-      }
-      return all;
-    },
+    seen: () => concat(recorded),
     done,
     [Symbol.asyncDispose]: done,
   };
