@@ -705,10 +705,12 @@ function checkEncryption(side: Side, peerFeatures: number): void {
  *   Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
  *   listener.accept(),
  * ]);
- * await Promise.all([
+ * const [active, passive] = await Promise.all([
  *   authenticate(client, { role: "active", secret, signal }),
  *   authenticate(server, { role: "passive", secret, signal }),
  * ]);
+ * // Both sides derived the same session key.
+ * assertEquals(active.sessionKey, passive.sessionKey);
  * // The next byte read is the peer's first application byte.
  * await client.write(new Uint8Array([42]));
  * const byte = new Uint8Array(1);
