@@ -96,13 +96,13 @@ export async function vetPeer(
   const peer = new PeerReader(conn, () => onProgress(Progress.Speaking));
   const shares = shareQueues.get(conn);
   if (shares !== undefined) useShareQueue(peer, shares, scope.signal);
-  return await authenticate(
-    peer.conn,
-    "passive",
-    options.secret,
-    scope.signal,
-    { confirm: options.confirmDelivery, encrypt: options.encrypt },
-  );
+  return await authenticate(peer.conn, {
+    role: "passive",
+    secret: options.secret,
+    signal: scope.signal,
+    confirm: options.confirmDelivery,
+    encrypt: options.encrypt,
+  });
 }
 
 /** Peers in vetting, by progress and, within a level, by age (oldest first). */

@@ -9,7 +9,8 @@
  * @module
  */
 import { formatHostPort } from "./address.ts";
-import { proxyError, quoteBytes, writeAll } from "./_proxy_io.ts";
+import { writeAll } from "./_io.ts";
+import { proxyError, quoteBytes } from "./_proxy_io.ts";
 
 /** The longest reply head read before giving up on the proxy. */
 const MAX_HEAD = 16 * 1024;

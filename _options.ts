@@ -10,6 +10,7 @@ import { resolve } from "@std/path/resolve";
 import { formatHostPort } from "./address.ts";
 import { type AllowList, parseAllowList } from "./_allow.ts";
 import { InvalidOptionError } from "./errors.ts";
+import { unknownKey } from "./_keys.ts";
 import { parseHost } from "./_ip.ts";
 import {
   parseSecretOption,
@@ -215,12 +216,11 @@ function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
     );
   }
   const retry = value as Record<string, unknown>;
-  for (const key of Object.keys(retry)) {
-    if (!(RETRY_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown retry option "${key}": expected attempts, delay or maxDelay`,
-      );
-    }
+  const key = unknownKey(retry, RETRY_NAMES);
+  if (key !== undefined) {
+    throw new TypeError(
+      `Unknown retry option "${key}": expected attempts, delay or maxDelay`,
+    );
   }
   if (typeof retry.attempts !== "number") {
     throw new TypeError(
@@ -335,12 +335,11 @@ function checkNames(options: ConnectorOptions): void {
       "Invalid options: expected an object such as { mode, host, port }",
     );
   }
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown option "${key}": expected one of ${OPTION_NAMES.join(", ")}`,
-      );
-    }
+  const key = unknownKey(options, OPTION_NAMES);
+  if (key !== undefined) {
+    throw new TypeError(
+      `Unknown option "${key}": expected one of ${OPTION_NAMES.join(", ")}`,
+    );
   }
 }
 

@@ -1,36 +1,9 @@
 /**
- * Exact reads and whole writes for proxy handshakes: a handshake reads
- * exactly the proxy's reply and never a byte beyond it, so that whatever the
- * target sends first stays in the socket for the caller (and for TLS).
+ * Messages of proxy handshakes: errors that name the proxy, and a garbage
+ * reply quoted. (The exact reads and whole writes are in _io.ts.)
  *
  * @module
  */
-
-/**
- * Reads up to `length` bytes, fewer only when the stream ends first: every
- * read asks for no more than is still missing.
- */
-export async function readUpTo(
-  conn: Deno.Conn,
-  length: number,
-): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const count = await conn.read(buffer.subarray(filled));
-    if (count === null) break;
-    filled += count;
-  }
-  return buffer.subarray(0, filled);
-}
-
-/** Writes every byte of `data`. */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array) {
-  let written = 0;
-  while (written < data.length) {
-    written += await conn.write(data.subarray(written));
-  }
-}
 
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
 

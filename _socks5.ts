@@ -8,7 +8,8 @@
  * @module
  */
 import { parseIPv4, parseIPv6Groups } from "./_ip.ts";
-import { proxyError, quoteBytes, readUpTo, writeAll } from "./_proxy_io.ts";
+import { readUpTo, writeAll } from "./_io.ts";
+import { proxyError, quoteBytes } from "./_proxy_io.ts";
 
 /** The target as the proxy is to reach it. */
 export interface SocksTarget {

@@ -34,6 +34,7 @@ import {
 import { formatAddr } from "./address.ts";
 import { accessFile } from "./_files.ts";
 import { concat, lvCat } from "./_bytes.ts";
+import { readOrEnd, readUpTo, writeAll } from "./_io.ts";
 import { computeShare, OVERLOAD_NOTICE } from "./_share_queue.ts";
 
 /**
@@ -219,19 +220,13 @@ export function secretPermissions(
 /** Reads at most MAX_SECRET_FILE_SIZE + 1 bytes: a larger file is refused. */
 async function readBounded(path: string): Promise<Uint8Array> {
   using file = await Deno.open(path);
-  const buffer = new Uint8Array(MAX_SECRET_FILE_SIZE + 1);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const count = await file.read(buffer.subarray(filled));
-    if (count === null) break;
-    filled += count;
-  }
-  if (filled > MAX_SECRET_FILE_SIZE) {
+  const bytes = await readUpTo(file, MAX_SECRET_FILE_SIZE + 1);
+  if (bytes.length > MAX_SECRET_FILE_SIZE) {
     throw new RangeError(
       `The secret file "${path}" is larger than ${MAX_SECRET_FILE_SIZE} bytes: it should hold one code or passphrase`,
     );
   }
-  return buffer.slice(0, filled);
+  return bytes.slice();
 }
 
 async function readSecretFile(path: string): Promise<Uint8Array> {
@@ -337,13 +332,6 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return difference === 0;
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    written += await conn.write(data.subarray(written));
-  }
-}
-
 /** Why a frame could not be read in full: the stream ended after `filled` bytes. */
 class ShortFrame extends Error {
   constructor(readonly filled: number) {
@@ -351,25 +339,11 @@ class ShortFrame extends Error {
   }
 }
 
-/** Reads exactly `length` bytes, never more. */
+/** Reads exactly `length` bytes, never more; a reset ends the stream. */
 async function readFrame(conn: Deno.Conn, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    let count: number | null;
-    try {
-      count = await conn.read(buffer.subarray(filled));
-    } catch (error) {
-      if (
-        !(error instanceof Deno.errors.UnexpectedEof) &&
-        !(error instanceof Deno.errors.ConnectionReset)
-      ) throw error;
-      count = null;
-    }
-    if (count === null) throw new ShortFrame(filled);
-    filled += count;
-  }
-  return buffer;
+  const frame = await readUpTo(conn, length, { resetIsEnd: true });
+  if (frame.length < length) throw new ShortFrame(frame.length);
+  return frame;
 }
 
 /** The first bytes of something that is not a hello, as text if printable. */
@@ -470,16 +444,7 @@ async function checkOverload(side: Side, bytes: Uint8Array): Promise<void> {
  */
 async function readHello(side: Side): Promise<Uint8Array> {
   const first = new Uint8Array(HELLO_LENGTH);
-  let count: number | null;
-  try {
-    count = await side.conn.read(first);
-  } catch (error) {
-    if (
-      !(error instanceof Deno.errors.UnexpectedEof) &&
-      !(error instanceof Deno.errors.ConnectionReset)
-    ) throw error;
-    count = null;
-  }
+  const count = await readOrEnd(side.conn, first);
   if (count === null) return await readPart(side, HELLO_LENGTH, "hello");
   if (first[0] !== PROTOCOL_VERSION) {
     if (side.role === "passive") {
@@ -656,8 +621,20 @@ async function runPassive(side: Side): Promise<Outcome> {
   };
 }
 
-/** What a side announces in the exchange ({@linkcode authenticate}). */
+/**
+ * How to run the exchange ({@linkcode authenticate}): this side's role, the
+ * secret, the time bound, and what this side announces to the peer.
+ */
 export interface AuthenticateOptions {
+  /** This side's role: `"active"` (it connected) or `"passive"` (it accepted). */
+  role: "active" | "passive";
+  /** The shared secret, at least one byte. */
+  secret: Uint8Array;
+  /**
+   * Bounds the exchange in time: when it aborts, `conn` is closed, which
+   * interrupts a pending read, and the promise rejects with `signal.reason`.
+   */
+  signal: AbortSignal;
   /**
    * This side runs the CLI's delivery confirmation (`--confirm`) after the
    * data, and asks the peer to do the same.
@@ -728,10 +705,12 @@ function checkEncryption(side: Side, peerFeatures: number): void {
  *   Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
  *   listener.accept(),
  * ]);
- * await Promise.all([
- *   authenticate(client, "active", secret, signal),
- *   authenticate(server, "passive", secret, signal),
+ * const [active, passive] = await Promise.all([
+ *   authenticate(client, { role: "active", secret, signal }),
+ *   authenticate(server, { role: "passive", secret, signal }),
  * ]);
+ * // Both sides derived the same session key.
+ * assertEquals(active.sessionKey, passive.sessionKey);
  * // The next byte read is the peer's first application byte.
  * await client.write(new Uint8Array([42]));
  * const byte = new Uint8Array(1);
@@ -742,10 +721,8 @@ function checkEncryption(side: Side, peerFeatures: number): void {
  * ```
  *
  * @param conn A fresh connection (after any TLS handshake), nothing read yet.
- * @param role This side's role: `"active"` (it connected) or `"passive"`.
- * @param secret The shared secret, at least one byte.
- * @param signal Bounds the exchange in time.
- * @param options What this side announces to the peer.
+ * @param options This side's `role`, the `secret`, the `signal` that bounds
+ * the exchange, and what this side announces (`confirm`, `encrypt`).
  * @returns What the peer announced, authenticated: nobody between the two
  * sides can change it unnoticed.
  * @throws {AuthenticationError} (a `Deno.errors.PermissionDenied`) When the
@@ -758,11 +735,9 @@ function checkEncryption(side: Side, peerFeatures: number): void {
  */
 export async function authenticate(
   conn: Deno.Conn,
-  role: "active" | "passive",
-  secret: Uint8Array,
-  signal: AbortSignal,
-  options: AuthenticateOptions = {},
+  options: AuthenticateOptions,
 ): Promise<AuthenticationResult> {
+  const { role, secret, signal } = options;
   if (role !== "active" && role !== "passive") {
     throw new TypeError(
       `Invalid role ${JSON.stringify(role)}: expected "active" or "passive"`,

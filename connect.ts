@@ -532,7 +532,10 @@ export class Connector implements Disposable, AsyncDisposable {
     }
     if (secret === undefined) return conn;
     try {
-      const result = await authenticate(conn, "active", secret, signal, {
+      const result = await authenticate(conn, {
+        role: "active",
+        secret,
+        signal,
         confirm: this.options.confirmDelivery,
         encrypt: this.#encrypt,
       });

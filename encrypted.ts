@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { writeAll } from "./_io.ts";
 import { formatAddr } from "./address.ts";
 import {
   DirectionKeys,
@@ -52,14 +53,6 @@ export interface EncryptedByteCounts {
   written: number;
   /** Bytes read (all of them checked). */
   read: number;
-}
-
-/** Writes all of `bytes`. */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
-  }
 }
 
 /** Builds a conn with another epoch length (tests of the key rotation). */
@@ -107,8 +100,8 @@ const JOIN_BELOW = 64 * 1024;
  *   listener.accept(),
  * ]);
  * const [a, p] = await Promise.all([
- *   authenticate(client, "active", secret, signal, { encrypt: true }),
- *   authenticate(server, "passive", secret, signal, { encrypt: true }),
+ *   authenticate(client, { role: "active", secret, signal, encrypt: true }),
+ *   authenticate(server, { role: "passive", secret, signal, encrypt: true }),
  * ]);
  * using sender = await EncryptedConn.create(client, { role: "active", ...a });
  * using receiver = await EncryptedConn.create(server, { role: "passive", ...p });

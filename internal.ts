@@ -10,9 +10,12 @@
  * - File access with errors that name the file and the missing
  *   `--allow-read`/`--allow-write` flag: {@linkcode accessFile}.
  * - Waiting unless a signal aborts first: {@linkcode raceAbort}.
+ * - The library's one whole write and one exact read: {@linkcode writeAll},
+ *   {@linkcode readUpTo} (fewer bytes only when the stream ends first).
  *
  * @module
  */
 export { parseAddressRange, parseHost } from "./_ip.ts";
 export { accessFile } from "./_files.ts";
 export { raceAbort } from "./_abort.ts";
+export { readUpTo, writeAll } from "./_io.ts";

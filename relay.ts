@@ -23,6 +23,8 @@
  * @module
  */
 import { closeQuietly, raceAbortClosing, SetupScope, sleep } from "./_abort.ts";
+import { readUpTo, writeAll } from "./_io.ts";
+import { unknownKey } from "./_keys.ts";
 import { formatHostPort } from "./address.ts";
 import { parseHost } from "./_ip.ts";
 import {
@@ -72,12 +74,11 @@ export function parseRelayOption(value: unknown): Readonly<RelayOptions> {
     );
   }
   const relay = value as Record<string, unknown>;
-  for (const key of Object.keys(relay)) {
-    if (!(RELAY_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `Unknown relay option "${key}": expected host, port or channel`,
-      );
-    }
+  const key = unknownKey(relay, RELAY_NAMES);
+  if (key !== undefined) {
+    throw new TypeError(
+      `Unknown relay option "${key}": expected host, port or channel`,
+    );
   }
   const host = typeof relay.host === "string"
     ? parseHost(relay.host)
@@ -161,12 +162,6 @@ function randomSide(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0"))
     .join("");
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length;) {
-    offset += await conn.write(bytes.subarray(offset));
-  }
 }
 
 /** How a registration ended: paired, or to be made again. */
@@ -273,14 +268,8 @@ function isDrop(error: unknown): boolean {
 /** The relay's first 3 bytes; `null` when it closed without a byte. */
 async function readAnswer(conn: Deno.Conn): Promise<Uint8Array | null> {
   // Exactly 3 bytes, never more: what follows "ok\n" is the peer's.
-  const answer = new Uint8Array(3);
-  let got = 0;
-  while (got < answer.length) {
-    const count = await conn.read(answer.subarray(got));
-    if (count === null) return got === 0 ? null : answer.subarray(0, got);
-    got += count;
-  }
-  return answer;
+  const answer = await readUpTo(conn, 3);
+  return answer.length === 0 ? null : answer;
 }
 
 /** The rest of an unexpected answer's first line (at most 80 bytes), for a message. */

@@ -14,6 +14,7 @@
 import { raceAbortClosing } from "./_abort.ts";
 import { rebuildError, withAdvice } from "./_errors.ts";
 import { InvalidOptionError, type OptionAdvice } from "./errors.ts";
+import { unknownKey } from "./_keys.ts";
 import { accessFile } from "./_files.ts";
 
 /**
@@ -152,13 +153,12 @@ function checkTlsObject(value: unknown): Record<string, unknown> {
       "expected true or an object such as { caCerts, hostname } (active) or { cert, key } (passive)",
     );
   }
-  for (const key of Object.keys(value)) {
-    if (!(TLS_KEYS as string[]).includes(key)) {
-      throw new InvalidOptionError(
-        "tls",
-        `"${key}" is not a TLS option; expected one of ${TLS_KEYS.join(", ")}`,
-      );
-    }
+  const key = unknownKey(value, TLS_KEYS);
+  if (key !== undefined) {
+    throw new InvalidOptionError(
+      "tls",
+      `"${key}" is not a TLS option; expected one of ${TLS_KEYS.join(", ")}`,
+    );
   }
   return value as Record<string, unknown>;
 }

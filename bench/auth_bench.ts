@@ -39,8 +39,8 @@ Deno.bench({
   baseline: true,
   async fn() {
     await Promise.all([
-      authenticate(client, "active", SECRET, never),
-      authenticate(server, "passive", SECRET, never),
+      authenticate(client, { role: "active", secret: SECRET, signal: never }),
+      authenticate(server, { role: "passive", secret: SECRET, signal: never }),
     ]);
   },
 });

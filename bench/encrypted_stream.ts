@@ -15,6 +15,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { Connector } from "../mod.ts";
+import { writeAll } from "../_io.ts";
 
 const fixture = (name: string): string =>
   Deno.readTextFileSync(new URL(`../tests/fixtures/${name}`, import.meta.url));
@@ -61,10 +62,7 @@ async function move(kind: Kind, bytes: number): Promise<number> {
     const start = performance.now();
     const sending = (async () => {
       for (let sent = 0; sent < bytes; sent += chunk.length) {
-        let offset = 0;
-        while (offset < chunk.length) {
-          offset += await client.write(chunk.subarray(offset));
-        }
+        await writeAll(client, chunk);
       }
       await client.closeWrite();
     })();

@@ -24,6 +24,7 @@
  * @module
  */
 import { authenticate, EncryptedConn } from "../mod.ts";
+import { type Reader, writeAll, type Writer } from "../_io.ts";
 
 /** The secret of `--secret` (a benchmark needs no secrecy). */
 const BENCH_SECRET = new TextEncoder().encode("00-bench-bench-bench-bench");
@@ -33,25 +34,17 @@ async function encrypt(
   conn: Deno.Conn,
   role: "active" | "passive",
 ): Promise<Deno.Conn> {
-  const result = await authenticate(
-    conn,
+  const result = await authenticate(conn, {
     role,
-    BENCH_SECRET,
-    AbortSignal.timeout(10_000),
-    { encrypt: true },
-  );
+    secret: BENCH_SECRET,
+    signal: AbortSignal.timeout(10_000),
+    encrypt: true,
+  });
   return await EncryptedConn.create(conn, { role, ...result });
 }
 
 const HOST = "127.0.0.1";
 const BUFFER_SIZE = 256 * 1024;
-
-interface Reader {
-  read(buffer: Uint8Array): Promise<number | null>;
-}
-interface Writer {
-  write(bytes: Uint8Array): Promise<number>;
-}
 
 /** Deno.stdin / Deno.stdout through their synchronous calls. */
 const syncStdin: Reader = {
@@ -60,13 +53,6 @@ const syncStdin: Reader = {
 const syncStdout: Writer = {
   write: (bytes) => Promise.resolve(Deno.stdout.writeSync(bytes)),
 };
-
-async function writeAll(writer: Writer, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await writer.write(bytes.subarray(written));
-  }
-}
 
 async function copy(from: Reader, to: Writer): Promise<void> {
   const buffer = new Uint8Array(BUFFER_SIZE);

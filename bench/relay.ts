@@ -15,6 +15,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { median } from "./stats.ts";
+import { shellQuote } from "../cli/shell.ts";
 
 const REPOSITORY = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -23,10 +24,6 @@ const MB = 1e6;
 function freePort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   return listener.addr.port;
-}
-
-function quote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** The CLI as a shell command (offline import map, only the net flag it needs). */
@@ -39,7 +36,7 @@ function cliLine(net: string, args: string[]): string {
     `--allow-net=${net}`,
     "cli.ts",
     ...args,
-  ].map(quote).join(" ");
+  ].map(shellQuote).join(" ");
 }
 
 async function waitForCode(path: string, deadline: number): Promise<string> {
@@ -83,7 +80,7 @@ async function run(
       "-c",
       `${
         cliLine(where, [...listenArgs, "--code", "--recv-only", "--quiet"])
-      } 2>${quote(errors)} </dev/null | wc -c >${quote(count)}`,
+      } 2>${shellQuote(errors)} </dev/null | wc -c >${shellQuote(count)}`,
     ],
     cwd: REPOSITORY,
     stdin: "null",

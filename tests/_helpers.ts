@@ -5,6 +5,8 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
+import { concat as concatBytes } from "../_bytes.ts";
+import { readUpTo, writeAll } from "../_io.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -79,29 +81,16 @@ export async function readExactly(
   conn: Deno.Conn,
   length: number,
 ): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const count = await conn.read(buffer.subarray(filled));
-    if (count === null) {
-      throw new Error(`stream ended after ${filled} of ${length} bytes`);
-    }
-    filled += count;
+  const bytes = await readUpTo(conn, length);
+  if (bytes.length < length) {
+    throw new Error(`stream ended after ${bytes.length} of ${length} bytes`);
   }
-  return buffer;
+  return bytes;
 }
 
 /** Joins chunks into one array. */
 export function concat(chunks: Uint8Array[]): Uint8Array {
-  const result = new Uint8Array(
-    chunks.reduce((sum, chunk) => sum + chunk.length, 0),
-  );
-  let offset = 0;
-  for (const chunk of chunks) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
+  return concatBytes(...chunks);
 }
 
 /** Reads until the peer closes (EOF) and returns everything read. */
@@ -135,16 +124,8 @@ export const LOCALHOST_TLS: { cert: string; key: string } = {
   key: fixture("localhost.key.pem"),
 };
 
-/** Writes all of `data`. */
-export async function writeAll(
-  conn: Deno.Conn,
-  data: Uint8Array,
-): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    written += await conn.write(data.subarray(written));
-  }
-}
+/** Writes all of `data`: the library's own (_io.ts). */
+export { writeAll };
 
 /** Whether a TCP connect to `port` on 127.0.0.1 is refused. */
 export async function isRefused(

@@ -9,6 +9,7 @@
  * @module
  */
 import { concat } from "../_bytes.ts";
+import { writeAll } from "../_io.ts";
 
 /** Bytes each side sends in the secret exchange (hello + share + tag). */
 export const EXCHANGE_BYTES = 130;
@@ -71,13 +72,6 @@ class Chunks {
       filled += part.length;
     }
     return concat(...parts);
-  }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
   }
 }
 

@@ -1072,14 +1072,19 @@ Deno.test("authenticate() consumes exactly the exchange, so exchanges and data c
   try {
     for (let round = 0; round < 3; round++) {
       await Promise.all([
-        authenticate(client, "active", secret, signal),
-        authenticate(server, "passive", secret, signal),
+        authenticate(client, { role: "active", secret, signal }),
+        authenticate(server, { role: "passive", secret, signal }),
       ]);
       await writeAll(client, new Uint8Array([round]));
       assertEquals(await readExactly(server, 1), new Uint8Array([round]));
     }
     await assertRejects(
-      () => authenticate(client, "active", secret.subarray(0, 0), signal),
+      () =>
+        authenticate(client, {
+          role: "active",
+          secret: secret.subarray(0, 0),
+          signal,
+        }),
       RangeError,
       "The secret is empty",
     );

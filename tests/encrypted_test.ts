@@ -45,8 +45,8 @@ async function encryptedPair(
   const secret = encoder.encode(SECRET);
   const signal = AbortSignal.timeout(10_000);
   const [a, p] = await Promise.all([
-    authenticate(client, "active", secret, signal, { encrypt: true }),
-    authenticate(server, "passive", secret, signal, { encrypt: true }),
+    authenticate(client, { role: "active", secret, signal, encrypt: true }),
+    authenticate(server, { role: "passive", secret, signal, encrypt: true }),
   ]);
   assert(a.encrypted && p.encrypted);
   assertEquals(a.sessionKey, p.sessionKey);

@@ -283,12 +283,11 @@ for (const tls of [false, true]) {
           caCerts: [TEST_CA],
         });
         try {
-          await authenticate(
-            conn,
-            "active",
-            SECRET_BYTES,
-            AbortSignal.timeout(20_000),
-          );
+          await authenticate(conn, {
+            role: "active",
+            secret: SECRET_BYTES,
+            signal: AbortSignal.timeout(20_000),
+          });
         } catch (error) {
           conn.close();
           throw error;

@@ -269,12 +269,11 @@ Deno.test("Connector.connect() in active mode reports a listener that turned its
     try {
       await assertRejects(
         () =>
-          authenticate(
-            conn,
-            "active",
-            SECRET_BYTES,
-            AbortSignal.timeout(10_000),
-          ),
+          authenticate(conn, {
+            role: "active",
+            secret: SECRET_BYTES,
+            signal: AbortSignal.timeout(10_000),
+          }),
         Deno.errors.Busy,
         "overloaded",
       );

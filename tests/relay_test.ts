@@ -17,6 +17,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { Connector, relayToken } from "../mod.ts";
+import { writeAll } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -548,9 +549,7 @@ async function sendAndRead(client: Deno.Conn, server: Deno.Conn) {
   const data = crypto.getRandomValues(new Uint8Array(65536));
   const sending = (async () => {
     try {
-      for (let offset = 0; offset < data.length;) {
-        offset += await client.write(data.subarray(offset));
-      }
+      await writeAll(client, data);
       await client.closeWrite();
     } catch { /* the relay cut it */ }
   })();

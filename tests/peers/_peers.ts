@@ -6,6 +6,8 @@
  * @module
  */
 
+import { shellQuote } from "../../cli/shell.ts";
+
 const ROOT = new URL("../../", import.meta.url);
 /** The CLI entry point. */
 export const CLI_PATH: string = new URL("cli.ts", ROOT).pathname;
@@ -52,8 +54,8 @@ export class Running implements AsyncDisposable {
    */
   constructor(command: string, args: string[], stdin?: string) {
     // Redirections go through bash so that stdin is a real file or /dev/null.
-    const line = [command, ...args].map(quote).join(" ") +
-      (stdin === undefined ? " </dev/null" : ` <${quote(stdin)}`);
+    const line = [command, ...args].map(shellQuote).join(" ") +
+      (stdin === undefined ? " </dev/null" : ` <${shellQuote(stdin)}`);
     const child = new Deno.Command("bash", {
       args: ["-c", `exec ${line}`],
       stdin: "null",
@@ -114,12 +116,6 @@ export class Running implements AsyncDisposable {
     await this.child.status;
     await this.#collected;
   }
-}
-
-function quote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word)
-    ? word
-    : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Runs a shell line (stdout/stderr captured) to its end, bounded. */

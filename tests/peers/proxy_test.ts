@@ -18,6 +18,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { Connector } from "../../mod.ts";
+import { readExactly, writeAll } from "../_helpers.ts";
 import {
   cli,
   CLI_PATH,
@@ -544,19 +545,8 @@ async function exchange(
   data: Uint8Array,
   expected: number,
 ): Promise<Uint8Array> {
-  const writing = (async () => {
-    let offset = 0;
-    while (offset < data.length) {
-      offset += await conn.write(data.subarray(offset));
-    }
-  })();
-  const received = new Uint8Array(expected);
-  let filled = 0;
-  while (filled < expected) {
-    const count = await conn.read(received.subarray(filled));
-    if (count === null) throw new Error(`ended after ${filled} bytes`);
-    filled += count;
-  }
+  const writing = writeAll(conn, data);
+  const received = await readExactly(conn, expected);
   await writing;
   return received;
 }

@@ -14,6 +14,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { Connector, relayToken } from "../../mod.ts";
+import { concat, writeAll } from "../_helpers.ts";
 import {
   cli,
   CLI_PATH,
@@ -107,9 +108,7 @@ Deno.test("relay (real): the Connector meets through the relay, both directions 
   const upstream = crypto.getRandomValues(new Uint8Array(65536));
   const downstream = crypto.getRandomValues(new Uint8Array(65536));
   const sendAndEnd = async (conn: Deno.Conn, bytes: Uint8Array) => {
-    for (let offset = 0; offset < bytes.length;) {
-      offset += await conn.write(bytes.subarray(offset));
-    }
+    await writeAll(conn, bytes);
     await conn.closeWrite();
   };
   const readAll = async (conn: Deno.Conn) => {
@@ -343,17 +342,7 @@ function tap(relayPort: number): {
   };
   return {
     port: listener.addr.port,
-    seen() {
-      const all = new Uint8Array(
-        recorded.reduce((sum, c) => sum + c.length, 0),
-      );
-      let offset = 0;
-      for (const chunk of recorded) {
-        all.set(chunk, offset);
-        offset += chunk.length;
-      }
-      return all;
-    },
+    seen: () => concat(recorded),
     done,
     [Symbol.asyncDispose]: done,
   };

@@ -7,7 +7,7 @@
  */
 import { assertEquals, assertRejects } from "@std/assert";
 import { Connector } from "../../mod.ts";
-import { readToEnd } from "../_helpers.ts";
+import { readToEnd, writeAll } from "../_helpers.ts";
 import {
   cli,
   listenPort,
@@ -98,9 +98,7 @@ Deno.test("peers: Connector.connect() in passive mode takes a Tcllib active tran
   await using receiver = await tcl(space.dir, "active", out, port);
   using conn = await waiting;
   const data = await Deno.readFile(space.data);
-  for (let offset = 0; offset < data.length;) {
-    offset += await conn.write(data.subarray(offset));
-  }
+  await writeAll(conn, data);
   conn.closeWrite();
   assertEquals(await readToEnd(conn), new Uint8Array(0));
   assertEquals((await receiver.finished()).code, 0);
