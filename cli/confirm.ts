@@ -193,6 +193,18 @@ export async function negotiateConfirm(
   if (role === "passive") await writeAll(conn, CONFIRM_HELLO);
 }
 
+/** Fills `frame` (exactly as long as it) with `type | length | payload`. */
+function putFrame(
+  frame: Uint8Array,
+  type: number,
+  payload: Uint8Array,
+): Uint8Array {
+  frame[0] = type;
+  new DataView(frame.buffer, frame.byteOffset).setUint32(1, payload.length);
+  frame.set(payload, HEADER);
+  return frame;
+}
+
 /** The most data frames gathered into one write over an encrypted stream. */
 const GATHER_LIMIT = 1 << 20;
 
@@ -250,10 +262,7 @@ class FrameWriter {
     if (this.#failure !== undefined) return Promise.reject(this.#failure.error);
     if (this.#gather) this.#sendGathered().catch(() => {});
     const frame = new Uint8Array(HEADER + payload.length);
-    frame[0] = type;
-    new DataView(frame.buffer).setUint32(1, payload.length);
-    frame.set(payload, HEADER);
-    return this.#enqueue(frame);
+    return this.#enqueue(putFrame(frame, type, payload));
   }
 
   /** Appends a data frame to the gathered bytes (encrypted streams). */
@@ -271,9 +280,7 @@ class FrameWriter {
       this.#gatheredLength,
       this.#gatheredLength + size,
     );
-    frame[0] = FRAME_DATA;
-    new DataView(frame.buffer, frame.byteOffset).setUint32(1, payload.length);
-    frame.set(payload, HEADER);
+    putFrame(frame, FRAME_DATA, payload);
     this.#gatheredLength += size;
     if (this.#inFlight === undefined) this.#sendGathered().catch(() => {});
   }
@@ -289,10 +296,7 @@ class FrameWriter {
       this.#data = new Uint8Array(HEADER + payload.length);
     }
     const frame = this.#data.subarray(0, HEADER + payload.length);
-    frame[0] = FRAME_DATA;
-    new DataView(frame.buffer, frame.byteOffset).setUint32(1, payload.length);
-    frame.set(payload, HEADER);
-    return this.#enqueue(frame);
+    return this.#enqueue(putFrame(frame, FRAME_DATA, payload));
   }
 }
 
