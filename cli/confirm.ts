@@ -33,12 +33,10 @@ import {
   type ByteSink,
   type ByteSource,
   discard,
-  failOnAbort,
   formatByteCount,
-  namesOf,
-  pump,
   PumpError,
-  sendFailure,
+  receivingFailed,
+  TransferCore,
   TransferError,
   type TransferOptions,
   type TransferResult,
@@ -195,6 +193,18 @@ export async function negotiateConfirm(
   if (role === "passive") await writeAll(conn, CONFIRM_HELLO);
 }
 
+/** Fills `frame` (exactly as long as it) with `type | length | payload`. */
+function putFrame(
+  frame: Uint8Array,
+  type: number,
+  payload: Uint8Array,
+): Uint8Array {
+  frame[0] = type;
+  new DataView(frame.buffer, frame.byteOffset).setUint32(1, payload.length);
+  frame.set(payload, HEADER);
+  return frame;
+}
+
 /** The most data frames gathered into one write over an encrypted stream. */
 const GATHER_LIMIT = 1 << 20;
 
@@ -252,10 +262,7 @@ class FrameWriter {
     if (this.#failure !== undefined) return Promise.reject(this.#failure.error);
     if (this.#gather) this.#sendGathered().catch(() => {});
     const frame = new Uint8Array(HEADER + payload.length);
-    frame[0] = type;
-    new DataView(frame.buffer).setUint32(1, payload.length);
-    frame.set(payload, HEADER);
-    return this.#enqueue(frame);
+    return this.#enqueue(putFrame(frame, type, payload));
   }
 
   /** Appends a data frame to the gathered bytes (encrypted streams). */
@@ -273,9 +280,7 @@ class FrameWriter {
       this.#gatheredLength,
       this.#gatheredLength + size,
     );
-    frame[0] = FRAME_DATA;
-    new DataView(frame.buffer, frame.byteOffset).setUint32(1, payload.length);
-    frame.set(payload, HEADER);
+    putFrame(frame, FRAME_DATA, payload);
     this.#gatheredLength += size;
     if (this.#inFlight === undefined) this.#sendGathered().catch(() => {});
   }
@@ -291,10 +296,7 @@ class FrameWriter {
       this.#data = new Uint8Array(HEADER + payload.length);
     }
     const frame = this.#data.subarray(0, HEADER + payload.length);
-    frame[0] = FRAME_DATA;
-    new DataView(frame.buffer, frame.byteOffset).setUint32(1, payload.length);
-    frame.set(payload, HEADER);
-    return this.#enqueue(frame);
+    return this.#enqueue(putFrame(frame, FRAME_DATA, payload));
   }
 }
 
@@ -457,204 +459,213 @@ export async function confirmedTransfer(
   conn: Deno.Conn,
   options: ConfirmOptions = {},
 ): Promise<ConfirmedResult> {
-  const names = namesOf(options.names);
-  const counts: TransferResult = { sent: 0, received: 0 };
-  const digest = options.digest ?? true;
-  const writer = new FrameWriter(conn, !digest);
-  const reader = new FrameReader(conn);
-  reader.digest = digest;
-  const sentHash: Hash | undefined = digest ? createHash("sha256") : undefined;
-  const receivedHash: Hash | undefined = digest
-    ? createHash("sha256")
-    : undefined;
-  const stopReading = new AbortController();
-  let answer: Answer | undefined;
-  reader.onAnswer = (received) => {
-    if (answer !== undefined) throw new ProtocolError("second answer");
-    answer = received;
-    if (!received.ok) stopReading.abort(); // the peer cannot write: stop
-  };
-  let outputFailure: unknown;
-  let firstError: unknown;
-  const fail = (error: unknown) => {
-    firstError ??= error;
-    stopReading.abort();
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  const interrupt = failOnAbort(options.signal, counts, fail);
+  const core = new TransferCore(conn, options);
+  const confirmation = new Confirmation(core, conn, options);
+  try {
+    await core.run(
+      () => confirmation.send(),
+      () => confirmation.receive(),
+      () => confirmation.finish(),
+    );
+  } catch (error) {
+    throw confirmation.failure(error);
+  }
+  return confirmation.result();
+}
 
-  const frames: ByteSink = {
-    async write(buffer: Uint8Array): Promise<number> {
-      await writer.data(buffer);
-      sentHash?.update(buffer);
+/**
+ * What a confirmed transfer adds to {@linkcode TransferCore}: the frames
+ * each way, the hashes, our answer about the peer's data and the check of
+ * its answer about ours.
+ */
+class Confirmation {
+  readonly #core: TransferCore;
+  readonly #conn: Deno.Conn;
+  readonly #options: ConfirmOptions;
+  readonly #digest: boolean;
+  readonly #writer: FrameWriter;
+  readonly #reader: FrameReader;
+  readonly #sentHash: Hash | undefined;
+  readonly #receivedHash: Hash | undefined;
+  readonly #output: ByteSink;
+  #answer: Answer | undefined;
+  #outputFailure: unknown;
+
+  constructor(core: TransferCore, conn: Deno.Conn, options: ConfirmOptions) {
+    this.#core = core;
+    this.#conn = conn;
+    this.#options = options;
+    this.#output = options.output ?? discard;
+    this.#digest = options.digest ?? true;
+    this.#writer = new FrameWriter(conn, !this.#digest);
+    this.#reader = new FrameReader(conn);
+    this.#reader.digest = this.#digest;
+    this.#sentHash = this.#digest ? createHash("sha256") : undefined;
+    this.#receivedHash = this.#digest ? createHash("sha256") : undefined;
+    this.#reader.onAnswer = (received) => {
+      if (this.#answer !== undefined) throw new ProtocolError("second answer");
+      this.#answer = received;
+      if (!received.ok) core.stopInput(); // the peer cannot write: stop
+    };
+  }
+
+  /** The input as data frames, then `END` with the count sent. */
+  async send(): Promise<void> {
+    if (!await this.#core.send(this.#frames)) return;
+    await this.#writer.control(FRAME_END, encodeCount(this.#core.counts.sent));
+  }
+
+  /** Where the input goes: data frames, hashed once written. */
+  readonly #frames: ByteSink = {
+    write: async (buffer: Uint8Array): Promise<number> => {
+      await this.#writer.data(buffer);
+      this.#sentHash?.update(buffer);
       return buffer.length;
     },
   };
-  const output = options.output ?? discard;
-  const tellFailure = async (reason: string) => {
-    const text = new TextEncoder().encode(reason.slice(0, 1000));
-    const payload = encodeCount(counts.received, text.length);
-    payload.set(text, 8);
-    await writer.control(FRAME_FAILED, payload);
-  };
-  // After a failed write the peer's data is read and dropped up to its END,
-  // so that it gets our answer instead of a broken connection.
-  const hashedOutput: ByteSink = {
-    async write(buffer: Uint8Array): Promise<number> {
-      if (outputFailure !== undefined) return buffer.length;
+
+  /** The peer's data up to its `END`, then our answer (`OK` or `FAILED`). */
+  async receive(): Promise<void> {
+    const core = this.#core;
+    const arrived = await core.receive(
+      this.#reader,
+      this.#hashedOutput,
+      (error) => {
+        const cause = error instanceof PumpError ? error.cause : error;
+        const message = receivingFailed(cause, core.counts, core.names);
+        return new TransferError(message, core.counts, cause);
+      },
+    );
+    if (arrived === undefined) return;
+    if (this.#reader.endCount !== arrived) {
+      throw new ProtocolError(
+        `${core.names.peer} says it sent ${this.#reader.endCount} bytes, ${arrived} arrived`,
+      );
+    }
+    if (this.#outputFailure !== undefined) return;
+    try {
+      await this.#options.sync?.();
+    } catch (error) {
+      this.#outputFailure = error;
+      await this.#tellFailure(
+        `cannot sync ${core.names.output} to disk: ${reasonOf(error)}`,
+      );
+      return;
+    }
+    const hash = this.#receivedHash;
+    const payload = encodeCount(core.counts.received, hash ? 32 : 0);
+    if (hash) payload.set(hash.copy().digest(), 8);
+    await this.#writer.control(FRAME_OK, payload);
+  }
+
+  /**
+   * The output, hashed and counted. After a failed write the peer's data is
+   * read and dropped up to its END, so that it gets our answer instead of a
+   * broken connection.
+   */
+  readonly #hashedOutput: ByteSink = {
+    write: async (buffer: Uint8Array): Promise<number> => {
+      if (this.#outputFailure !== undefined) return buffer.length;
       let count: number;
       try {
-        count = await output.write(buffer);
+        count = await this.#output.write(buffer);
       } catch (error) {
-        outputFailure = error;
-        await tellFailure(`cannot write ${names.output}: ${reasonOf(error)}`);
+        this.#outputFailure = error;
+        await this.#tellFailure(
+          `cannot write ${this.#core.names.output}: ${reasonOf(error)}`,
+        );
         return buffer.length;
       }
-      receivedHash?.update(buffer.subarray(0, count));
-      counts.received += count;
-      options.onReceived?.(count);
+      this.#receivedHash?.update(buffer.subarray(0, count));
+      this.#core.countReceived(count);
       return count;
     },
   };
 
-  const send = async () => {
-    if (options.input !== undefined) {
-      try {
-        await pump(options.input, frames, {
-          bufferSize: options.bufferSize,
-          stopReading: stopReading.signal,
-          onWrite: (bytes) => {
-            counts.sent += bytes;
-            options.onSent?.(bytes);
-          },
-        });
-      } catch (error) {
-        throw sendFailure(error, counts, names);
-      }
-    }
-    await writer.control(FRAME_END, encodeCount(counts.sent));
-  };
+  /** Answers `FAILED` with the count written and the reason. */
+  async #tellFailure(reason: string): Promise<void> {
+    const text = new TextEncoder().encode(reason.slice(0, 1000));
+    const payload = encodeCount(this.#core.counts.received, text.length);
+    payload.set(text, 8);
+    await this.#writer.control(FRAME_FAILED, payload);
+  }
 
-  const receive = async () => {
-    let arrived = 0;
-    try {
-      arrived = await pump(reader, hashedOutput, {
-        bufferSize: options.bufferSize,
-      });
-    } catch (error) {
-      const cause = error instanceof PumpError ? error.cause : error;
+  /** After both directions: our end of stream, then the peer's last frames. */
+  async finish(): Promise<void> {
+    await this.#conn.closeWrite();
+    await this.#reader.finish();
+  }
+
+  /** The error for a failed transfer, in one line with the counts. */
+  failure(error: unknown): TransferError {
+    if (error instanceof TransferError) return error;
+    const { names, counts } = this.#core;
+    const message = error instanceof Error ? error.message : String(error);
+    return new TransferError(
+      `Confirmed transfer with ${names.peer} failed after ${
+        formatByteCount(counts.sent)
+      } sent and ${formatByteCount(counts.received)} received: ${message}`,
+      counts,
+      error,
+    );
+  }
+
+  /**
+   * The result once both directions ended: our output written, and the
+   * peer's answer confirming what we sent.
+   *
+   * @throws {TransferError} When either is not so.
+   */
+  result(): ConfirmedResult {
+    const { names, counts } = this.#core;
+    if (this.#outputFailure !== undefined) {
       throw new TransferError(
-        `Receiving from ${names.peer} failed after ${
+        `Cannot write ${names.output} after ${
           formatByteCount(counts.received)
-        } (all written to ${names.output}): ${reasonOf(cause)}`,
+        }: ${reasonOf(this.#outputFailure)}; ${names.peer} was told`,
         counts,
-        cause,
+        this.#outputFailure,
       );
     }
-    if (options.interactiveInput) stopReading.abort();
-    if (reader.endCount !== arrived) {
-      throw new ProtocolError(
-        `${names.peer} says it sent ${reader.endCount} bytes, ${arrived} arrived`,
-      );
-    }
-    if (outputFailure !== undefined) return;
-    try {
-      await options.sync?.();
-    } catch (error) {
-      outputFailure = error;
-      await tellFailure(
-        `cannot sync ${names.output} to disk: ${reasonOf(error)}`,
-      );
-      return;
-    }
-    const payload = encodeCount(counts.received, receivedHash ? 32 : 0);
-    if (receivedHash) payload.set(receivedHash.copy().digest(), 8);
-    await writer.control(FRAME_OK, payload);
-  };
+    const sentSha256 = this.#sentHash?.digest("hex") ?? "";
+    this.#checkAnswer(sentSha256);
+    if (!this.#digest) return counts;
+    return {
+      ...counts,
+      sentSha256,
+      receivedSha256: this.#receivedHash?.digest("hex"),
+    };
+  }
 
-  const settle = async (task: Promise<void>) => {
-    try {
-      await task;
-    } catch (error) {
-      fail(error);
+  /** Throws unless the peer confirmed exactly what we sent. */
+  #checkAnswer(sentSha256: string): void {
+    const { names, counts } = this.#core;
+    const answer = this.#answer;
+    const sent = formatByteCount(counts.sent);
+    if (answer === undefined) {
+      throw new TransferError(
+        `${names.peer} ended the connection without confirming the ${sent} sent to it: delivery is not confirmed`,
+        counts,
+      );
     }
-  };
-  {
-    using _interrupt = interrupt;
-    await Promise.all([settle(send()), settle(receive())]);
-    if (firstError === undefined) {
-      await settle((async () => {
-        await conn.closeWrite();
-        await reader.finish();
-      })());
+    const confirmed = formatByteCount(answer.count);
+    if (!answer.ok) {
+      throw new TransferError(
+        `${names.peer} could not store what it received: ${answer.reason} (it wrote ${confirmed} of the ${sent} sent)`,
+        counts,
+      );
+    }
+    if (answer.count !== counts.sent && !this.#digest) {
+      throw new TransferError(
+        `${names.peer} confirmed ${confirmed}, but ${sent} were sent`,
+        counts,
+      );
+    }
+    if (answer.count !== counts.sent || answer.sha256 !== sentSha256) {
+      throw new TransferError(
+        `${names.peer} confirmed ${confirmed} with SHA-256 ${answer.sha256}, but ${sent} with SHA-256 ${sentSha256} were sent: the data was altered`,
+        counts,
+      );
     }
   }
-  if (firstError !== undefined) {
-    const message = firstError instanceof Error
-      ? firstError.message
-      : String(firstError);
-    throw new TransferError(
-      firstError instanceof TransferError
-        ? message
-        : `Confirmed transfer with ${names.peer} failed after ${
-          formatByteCount(counts.sent)
-        } sent and ${formatByteCount(counts.received)} received: ${message}`,
-      counts,
-      firstError instanceof TransferError ? firstError.cause : firstError,
-    );
-  }
-  if (outputFailure !== undefined) {
-    throw new TransferError(
-      `Cannot write ${names.output} after ${
-        formatByteCount(counts.received)
-      }: ${reasonOf(outputFailure)}; ${names.peer} was told`,
-      counts,
-      outputFailure,
-    );
-  }
-  const sentSha256 = sentHash?.digest("hex") ?? "";
-  if (answer === undefined) {
-    throw new TransferError(
-      `${names.peer} ended the connection without confirming the ${
-        formatByteCount(counts.sent)
-      } sent to it: delivery is not confirmed`,
-      counts,
-    );
-  }
-  if (!answer.ok) {
-    throw new TransferError(
-      `${names.peer} could not store what it received: ${answer.reason} (it wrote ${
-        formatByteCount(answer.count)
-      } of the ${formatByteCount(counts.sent)} sent)`,
-      counts,
-    );
-  }
-  if (answer.count !== counts.sent && !digest) {
-    throw new TransferError(
-      `${names.peer} confirmed ${formatByteCount(answer.count)}, but ${
-        formatByteCount(counts.sent)
-      } were sent`,
-      counts,
-    );
-  }
-  if (answer.count !== counts.sent || answer.sha256 !== sentSha256) {
-    throw new TransferError(
-      `${names.peer} confirmed ${
-        formatByteCount(answer.count)
-      } with SHA-256 ${answer.sha256}, but ${
-        formatByteCount(counts.sent)
-      } with SHA-256 ${sentSha256} were sent: the data was altered`,
-      counts,
-    );
-  }
-  if (!digest) return counts;
-  return {
-    ...counts,
-    sentSha256,
-    receivedSha256: receivedHash?.digest("hex"),
-  };
 }

@@ -2,259 +2,33 @@
  * The CLI's data path: copies both directions of a connection at once, with
  * half-close, and tells a clean end from a truncated one.
  *
- * Each direction is a {@linkcode pump}: a reader task and a writer task
- * sharing one ring buffer, so that reading the next chunk overlaps writing the
- * previous one, and every write takes all the bytes gathered so far (a TLS
- * read returns one 16 KiB record; writing many records at once saves system
- * calls). Nothing is held back while the writer is idle, so interactive
- * protocols never stall. Only `read()`/`write()` are used on the connection:
- * draining `conn.readable` to its end would close the whole connection
- * (denoland/deno#27510) and break half-close.
+ * Each direction is a {@linkcode pump} (see `pump.ts`). Only
+ * `read()`/`write()` are used on the connection: draining `conn.readable` to
+ * its end would close the whole connection (denoland/deno#27510) and break
+ * half-close. {@linkcode TransferCore} is what the plain transfer and the
+ * confirmed one (`confirm.ts`) share: both directions at once, the abort
+ * signal, and which side failed after how many bytes.
  *
  * @module
  */
 import { reasonOf } from "./messages.ts";
+import {
+  type ByteSink,
+  type ByteSource,
+  discard,
+  pump,
+  PumpError,
+} from "./pump.ts";
 
-/** Something to read bytes from: a `Deno.Conn`, `Deno.stdin`, a `Deno.FsFile`. */
-export interface ByteSource {
-  /** Reads into `buffer`; `null` at the end of the stream. */
-  read(buffer: Uint8Array): Promise<number | null>;
-  /**
-   * The read blocks the thread (e.g. `readSync` behind a promise): a
-   * {@linkcode pump} then copies in a plain loop, since reading cannot
-   * overlap writing anyway.
-   */
-  readonly blocking?: boolean;
-}
-
-/** Something to write bytes to: a `Deno.Conn`, `Deno.stdout`, a `Deno.FsFile`. */
-export interface ByteSink {
-  /** Writes some of `buffer`; returns how many bytes were written. */
-  write(buffer: Uint8Array): Promise<number>;
-  /** The write blocks the thread (see {@linkcode ByteSource.blocking}). */
-  readonly blocking?: boolean;
-}
-
-/** Which side of a {@linkcode pump} failed. */
-export type PumpSide = "read" | "write";
-
-/** A failure inside a {@linkcode pump}, telling whether reading or writing failed. */
-export class PumpError extends Error {
-  /** `"read"` or `"write"`. */
-  readonly side: PumpSide;
-  /** Bytes written to the sink before the failure. */
-  readonly bytes: number;
-
-  /**
-   * @param side Which side failed.
-   * @param bytes Bytes written before the failure.
-   * @param cause The original error.
-   */
-  constructor(side: PumpSide, bytes: number, cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = "PumpError";
-    this.side = side;
-    this.bytes = bytes;
-  }
-}
-
-/** Options of {@linkcode pump}. */
-export interface PumpOptions {
-  /** Ring buffer size in bytes (default 1 MiB). */
-  bufferSize?: number;
-  /** Largest single read (default 256 KiB). */
-  readSize?: number;
-  /** Called after each write with the number of bytes written. */
-  onWrite?: (bytes: number) => void;
-  /**
-   * When this aborts, reading stops: the bytes already read are written and
-   * the pump resolves (a pending read is abandoned and its bytes dropped).
-   */
-  stopReading?: AbortSignal;
-}
-
-/**
- * Copies `source` to `sink` until the source ends, reading and writing
- * concurrently through one ring buffer.
- *
- * @example Usage
- * ```ts
- * import { pump } from "./copy.ts";
- * import { assertEquals } from "@std/assert";
- *
- * const chunks = [new Uint8Array([1, 2]), new Uint8Array([3])];
- * const source = {
- *   read(buffer: Uint8Array): Promise<number | null> {
- *     const chunk = chunks.shift();
- *     if (chunk === undefined) return Promise.resolve(null);
- *     buffer.set(chunk);
- *     return Promise.resolve(chunk.length);
- *   },
- * };
- * const received: number[] = [];
- * const sink = {
- *   write(buffer: Uint8Array): Promise<number> {
- *     received.push(...buffer);
- *     return Promise.resolve(buffer.length);
- *   },
- * };
- * assertEquals(await pump(source, sink), 3);
- * assertEquals(received, [1, 2, 3]);
- * ```
- *
- * @param source Where the bytes come from.
- * @param sink Where they go.
- * @param options Buffer sizes, a progress callback, a stop signal.
- * @returns The number of bytes written.
- * @throws {PumpError} When a read or a write fails; `side` says which.
- */
-export function pump(
-  source: ByteSource,
-  sink: ByteSink,
-  options: PumpOptions = {},
-): Promise<number> {
-  if (source.blocking || sink.blocking) {
-    return copyInTurns(source, sink, options);
-  }
-  const bufferSize = options.bufferSize ?? 1024 * 1024;
-  const readSize = Math.min(options.readSize ?? 256 * 1024, bufferSize);
-  const buffer = new Uint8Array(bufferSize);
-  let head = 0; // next byte to write
-  let tail = 0; // next byte to fill
-  let ended = false;
-  let failed = false;
-  let written = 0;
-  // A failed read ends the input: what was read before it is still written,
-  // then the pump rejects (never lose what arrived).
-  let readFailure: { error: unknown } | undefined;
-  let wakeWriter: (() => void) | undefined;
-  let wakeReader: (() => void) | undefined;
-  const wake = () => {
-    wakeWriter?.();
-    wakeReader?.();
-  };
-  const stop = options.stopReading;
-  const onStop = () => {
-    ended = true;
-    wake();
-  };
-  stop?.addEventListener("abort", onStop, { once: true });
-  if (stop?.aborted) ended = true;
-
-  const writer = async () => {
-    while (!failed) {
-      if (head === tail) {
-        if (ended) return;
-        await new Promise<void>((resolve) => wakeWriter = resolve);
-        wakeWriter = undefined;
-        continue;
-      }
-      const end = tail;
-      let offset = head;
-      try {
-        while (offset < end) {
-          offset += await sink.write(buffer.subarray(offset, end));
-        }
-      } catch (error) {
-        written += offset - head;
-        throw new PumpError("write", written, error);
-      }
-      written += end - head;
-      options.onWrite?.(end - head);
-      head = end;
-      wakeReader?.();
-    }
-  };
-
-  const reader = async () => {
-    while (!ended && !failed) {
-      if (head === tail) {
-        head = tail = 0; // empty: rewind (the writer is idle)
-      } else if (bufferSize - tail < readSize) {
-        await new Promise<void>((resolve) => wakeReader = resolve);
-        wakeReader = undefined;
-        continue;
-      }
-      let count: number | null;
-      try {
-        count = await source.read(buffer.subarray(tail, tail + readSize));
-      } catch (error) {
-        if (ended) return;
-        readFailure = { error };
-        ended = true;
-        wakeWriter?.();
-        return;
-      }
-      if (ended) return; // stopped meanwhile: these bytes are dropped
-      if (count === null) {
-        ended = true;
-        wakeWriter?.();
-        return;
-      }
-      tail += count;
-      wakeWriter?.();
-    }
-  };
-
-  return new Promise<number>((resolve, reject) => {
-    const fail = (error: unknown) => {
-      if (failed) return;
-      failed = true;
-      stop?.removeEventListener("abort", onStop);
-      wake();
-      reject(error);
-    };
-    reader().catch(fail);
-    writer().then(() => {
-      stop?.removeEventListener("abort", onStop);
-      if (failed) return;
-      if (readFailure !== undefined) {
-        fail(new PumpError("read", written, readFailure.error));
-      } else resolve(written);
-    }, fail);
-  });
-}
-
-/**
- * The plain loop for a blocking side: read a chunk, write it all, again.
- * Measured with blocking stdio on loopback: 1.6× the ring buffer over TCP, as
- * fast over TLS.
- */
-async function copyInTurns(
-  source: ByteSource,
-  sink: ByteSink,
-  options: PumpOptions,
-): Promise<number> {
-  const buffer = new Uint8Array(options.readSize ?? 256 * 1024);
-  let written = 0;
-  while (!options.stopReading?.aborted) {
-    let count: number | null;
-    try {
-      count = await source.read(buffer);
-    } catch (error) {
-      throw new PumpError("read", written, error);
-    }
-    if (count === null) break;
-    let offset = 0;
-    try {
-      while (offset < count) {
-        offset += await sink.write(buffer.subarray(offset, count));
-      }
-    } catch (error) {
-      throw new PumpError("write", written + offset, error);
-    }
-    written += count;
-    options.onWrite?.(count);
-  }
-  return written;
-}
-
-/** A sink that drops everything (for `--send-only`). */
-export const discard: ByteSink = {
-  write(buffer: Uint8Array): Promise<number> {
-    return Promise.resolve(buffer.length);
-  },
-};
+export {
+  type ByteSink,
+  type ByteSource,
+  discard,
+  pump,
+  PumpError,
+  type PumpOptions,
+  type PumpSide,
+} from "./pump.ts";
 
 /** Options of {@linkcode transfer}. */
 export interface TransferOptions {
@@ -338,6 +112,9 @@ export class TransferError extends Error {
   }
 }
 
+/** The names messages use: the input, the output and the peer. */
+export type Names = Required<NonNullable<TransferOptions["names"]>>;
+
 /** `1 byte`, `2 bytes`. */
 export function formatByteCount(bytes: number): string {
   return `${bytes} byte${bytes === 1 ? "" : "s"}`;
@@ -347,7 +124,7 @@ export function formatByteCount(bytes: number): string {
 function receiveFailure(
   cause: unknown,
   counts: TransferResult,
-  names: Required<NonNullable<TransferOptions["names"]>>,
+  names: Names,
   sending: boolean,
 ): string {
   const received = formatByteCount(counts.received);
@@ -366,9 +143,48 @@ function receiveFailure(
       formatByteCount(counts.sent)
     } were sent: ${reasonOf(cause)}; not every byte is known to be delivered`;
   }
-  return `Receiving from ${names.peer} failed after ${received} (all written to ${names.output}): ${
-    reasonOf(cause)
-  }`;
+  return receivingFailed(cause, counts, names);
+}
+
+/** The message for a failure while receiving, with no side to blame. */
+export function receivingFailed(
+  cause: unknown,
+  counts: TransferResult,
+  names: Names,
+): string {
+  return `Receiving from ${names.peer} failed after ${
+    formatByteCount(counts.received)
+  } (all written to ${names.output}): ${reasonOf(cause)}`;
+}
+
+/**
+ * The error for a failed receive: the output could not be written (the
+ * connection is then aborted), or reading from the peer failed.
+ */
+function receiveError(
+  error: unknown,
+  counts: TransferResult,
+  names: Names,
+  sending: boolean,
+): TransferError {
+  const cause = error instanceof PumpError ? error.cause : error;
+  if (error instanceof PumpError && error.side === "write") {
+    return new TransferError(
+      `Cannot write ${names.output} after ${
+        formatByteCount(counts.received)
+      }: ${
+        reasonOf(cause)
+      }; the connection is aborted so that ${names.peer} sees a failure`,
+      counts,
+      cause,
+      true,
+    );
+  }
+  return new TransferError(
+    receiveFailure(cause, counts, names, sending),
+    counts,
+    cause,
+  );
 }
 
 /**
@@ -376,7 +192,7 @@ function receiveFailure(
  * counts so far, the signal's reason) when `signal` aborts, or at once when
  * it already has. Disposing detaches it.
  */
-export function failOnAbort(
+function failOnAbort(
   signal: AbortSignal | undefined,
   counts: TransferResult,
   fail: (error: TransferError) => void,
@@ -401,10 +217,10 @@ export function failOnAbort(
  * The error for a failed send: the input could not be read, or writing to
  * the peer failed after the bytes counted so far.
  */
-export function sendFailure(
+function sendFailure(
   error: unknown,
   counts: TransferResult,
-  names: Required<NonNullable<TransferOptions["names"]>>,
+  names: Names,
 ): TransferError {
   const cause = error instanceof PumpError ? error.cause : error;
   return new TransferError(
@@ -419,9 +235,9 @@ export function sendFailure(
 }
 
 /** The names messages use, with their defaults ("the input", …). */
-export function namesOf(
+function namesOf(
   names: TransferOptions["names"],
-): Required<NonNullable<TransferOptions["names"]>> {
+): Names {
   return {
     input: names?.input ?? "the input",
     output: names?.output ?? "the output",
@@ -482,142 +298,240 @@ export function namesOf(
  * @throws {TransferError} On any failure, with a one-line message naming the
  * direction and the bytes moved; the cause is the original error.
  */
-export async function transfer(
+export function transfer(
   conn: Deno.Conn,
   options: TransferOptions = {},
 ): Promise<TransferResult> {
-  const names = namesOf(options.names);
-  const counts: TransferResult = { sent: 0, received: 0 };
-  const stopReading = new AbortController();
-  const bufferSize = options.bufferSize;
-  let peerEnded!: () => void;
-  const peerEnd = new Promise<void>((resolve) => peerEnded = resolve);
-  let firstError: unknown;
-  let aborted = false;
-  let abandon!: () => void;
-  const abandoned = new Promise<void>((resolve) => abandon = resolve);
-  const closeConn = () => {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+  const core = new TransferCore(conn, options);
+  return core.run(
+    () => sendThenEnd(core, conn, options),
+    () =>
+      core.receive(
+        conn,
+        options.output ?? discard,
+        (error) =>
+          receiveError(
+            error,
+            core.counts,
+            core.names,
+            options.input !== undefined,
+          ),
+        core.countReceived,
+      ),
+  );
+}
+
+/**
+ * The plain transfer's sending direction: the input, then our end of
+ * stream (`closeWrite()`), held until the peer's end when asked to.
+ */
+async function sendThenEnd(
+  core: TransferCore,
+  conn: Deno.Conn,
+  options: TransferOptions,
+): Promise<void> {
+  if (!await core.send(conn)) return;
+  const hold = options.input === undefined ||
+    options.halfClose === false ||
+    (options.holdEmptyInput === true && core.counts.sent === 0);
+  // Never end our side before the peer has ended its own: senders such as
+  // nc -l stop at our end of stream.
+  if (hold) await core.peerEnd;
+  if (core.failed) return;
+  try {
+    await conn.closeWrite();
+  } catch (error) {
+    if (core.failed || hold) return;
+    throw new TransferError(
+      `Ending the stream to ${core.names.peer} failed after ${
+        formatByteCount(core.counts.sent)
+      }: ${reasonOf(error)}`,
+      core.counts,
+      error,
+    );
+  }
+}
+
+/**
+ * What the plain and the confirmed transfer share: both directions run at
+ * once, the first failure wins and stops the rest, an abort signal
+ * interrupts, and the counts say what moved when it stopped. Each transfer
+ * supplies its directions ({@linkcode TransferCore.run}), built on
+ * {@linkcode TransferCore.send} and {@linkcode TransferCore.receive}.
+ */
+export class TransferCore {
+  /** Bytes moved so far, each way. */
+  readonly counts: TransferResult = { sent: 0, received: 0 };
+  /** The names messages use. */
+  readonly names: Names;
+  /** Resolves when the peer's stream ended, or the transfer failed. */
+  readonly peerEnd: Promise<void>;
+  readonly #conn: Deno.Conn;
+  readonly #options: TransferOptions;
+  readonly #stopReading = new AbortController();
+  #peerEnded!: () => void;
+  #failure: { error: unknown } | undefined;
+  #aborted = false;
+  #abandon!: () => void;
+  readonly #abandoned: Promise<void>;
+
+  /**
+   * @param conn The connection; it is closed on a failure, or left to the
+   * process exit when the failure says `abort`.
+   * @param options The input, the output, callbacks, names, the signal.
+   */
+  constructor(conn: Deno.Conn, options: TransferOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.names = namesOf(options.names);
+    this.peerEnd = new Promise((resolve) => this.#peerEnded = resolve);
+    this.#abandoned = new Promise((resolve) => this.#abandon = resolve);
+  }
+
+  /** Whether the transfer has failed (or was interrupted). */
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /** Counts bytes that reached the peer. */
+  readonly countSent = (bytes: number): void => {
+    this.counts.sent += bytes;
+    this.#options.onSent?.(bytes);
   };
-  const fail = (error: unknown) => {
-    if (firstError === undefined) firstError = error;
-    stopReading.abort();
-    peerEnded();
+
+  /** Counts bytes of the peer's written to the output. */
+  readonly countReceived = (bytes: number): void => {
+    this.counts.received += bytes;
+    this.#options.onReceived?.(bytes);
+  };
+
+  /** Stops reading the input (what was read is still sent). */
+  stopInput(): void {
+    this.#stopReading.abort();
+  }
+
+  /**
+   * Fails the transfer with `error` unless it failed already: both
+   * directions stop and the connection is closed, or abandoned to the
+   * process exit when the error says `abort`.
+   */
+  readonly fail = (error: unknown): void => {
+    this.#failure ??= { error };
+    this.#stopReading.abort();
+    this.#peerEnded();
     if (error instanceof TransferError && error.abort) {
       // Leave the socket to the process exit: no FIN, no close_notify
       // written by us; unread data makes the system reset it.
-      aborted = true;
-      abandon(); // a write to a peer that stopped reading may never settle
+      this.#aborted = true;
+      this.#abandon(); // a write to a peer that stopped reading may never settle
       return;
     }
-    if (!aborted) closeConn();
-  };
-  const interrupt = failOnAbort(options.signal, counts, fail);
-
-  const send = async () => {
-    if (options.input !== undefined) {
+    if (!this.#aborted) {
       try {
-        await pump(options.input, conn, {
-          bufferSize,
-          stopReading: stopReading.signal,
-          onWrite: (bytes) => {
-            counts.sent += bytes;
-            options.onSent?.(bytes);
-          },
+        this.#conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  };
+
+  /**
+   * Copies the input (if any) into `sink`, counting what is sent.
+   *
+   * @returns `false` when the transfer failed meanwhile.
+   * @throws {TransferError} When reading the input or sending failed.
+   */
+  async send(sink: ByteSink): Promise<boolean> {
+    const input = this.#options.input;
+    if (input !== undefined) {
+      try {
+        await pump(input, sink, {
+          bufferSize: this.#options.bufferSize,
+          stopReading: this.#stopReading.signal,
+          onWrite: this.countSent,
         });
       } catch (error) {
-        if (firstError !== undefined) return;
-        throw sendFailure(error, counts, names);
+        if (this.failed) return false;
+        throw sendFailure(error, this.counts, this.names);
       }
     }
-    if (firstError !== undefined) return;
-    const hold = options.input === undefined ||
-      options.halfClose === false ||
-      (options.holdEmptyInput === true && counts.sent === 0);
-    // Never end our side before the peer has ended its own: senders such as
-    // nc -l stop at our end of stream.
-    if (hold) await peerEnd;
-    if (firstError !== undefined) return;
-    try {
-      await conn.closeWrite();
-    } catch (error) {
-      if (firstError !== undefined || hold) return;
-      throw new TransferError(
-        `Ending the stream to ${names.peer} failed after ${
-          formatByteCount(counts.sent)
-        }: ${reasonOf(error)}`,
-        counts,
-        error,
-      );
-    }
-  };
+    return !this.failed;
+  }
 
-  const receive = async () => {
+  /**
+   * Copies the peer's bytes from `source` into `sink` up to the peer's end
+   * of stream; then a terminal input stops waiting for typing.
+   *
+   * @param toError The error for a failure of the copy.
+   * @param onWrite Counts what was written, unless `sink` does.
+   * @returns The bytes copied, or `undefined` when the transfer failed.
+   */
+  async receive(
+    source: ByteSource,
+    sink: ByteSink,
+    toError: (error: unknown) => TransferError,
+    onWrite?: (bytes: number) => void,
+  ): Promise<number | undefined> {
+    let arrived: number;
     try {
-      await pump(conn, options.output ?? discard, {
-        bufferSize,
-        onWrite: (bytes) => {
-          counts.received += bytes;
-          options.onReceived?.(bytes);
-        },
+      arrived = await pump(source, sink, {
+        bufferSize: this.#options.bufferSize,
+        onWrite,
       });
     } catch (error) {
-      if (firstError !== undefined) return;
-      const cause = error instanceof PumpError ? error.cause : error;
-      if (error instanceof PumpError && error.side === "write") {
-        throw new TransferError(
-          `Cannot write ${names.output} after ${
-            formatByteCount(counts.received)
-          }: ${
-            reasonOf(cause)
-          }; the connection is aborted so that ${names.peer} sees a failure`,
-          counts,
-          cause,
-          true,
-        );
-      }
-      throw new TransferError(
-        receiveFailure(cause, counts, names, options.input !== undefined),
-        counts,
-        cause,
-      );
+      if (this.failed) return undefined;
+      throw toError(error);
     }
-    peerEnded();
+    this.#peerEnded();
     // The peer ended its stream. A terminal will not end on its own: stop
     // waiting for typing (what was typed so far is still sent).
-    if (options.interactiveInput) stopReading.abort();
-  };
+    if (this.#options.interactiveInput) this.#stopReading.abort();
+    return arrived;
+  }
 
-  const settle = async (task: Promise<void>) => {
+  /**
+   * Runs both directions at once, then `finish` if nothing failed, with the
+   * abort signal attached.
+   *
+   * @returns The counts, when nothing failed.
+   * @throws The first failure: a {@linkcode TransferError} with the counts
+   * when both directions stopped, or whatever else failed first.
+   */
+  async run(
+    send: () => Promise<void>,
+    receive: () => Promise<unknown>,
+    finish?: () => Promise<void>,
+  ): Promise<TransferResult> {
+    {
+      using _interrupt = failOnAbort(
+        this.#options.signal,
+        this.counts,
+        this.fail,
+      );
+      await Promise.race([
+        Promise.all([this.#settle(send()), this.#settle(receive())]),
+        this.#abandoned,
+      ]);
+      if (finish !== undefined && !this.failed) await this.#settle(finish());
+    }
+    if (this.#failure === undefined) return { ...this.counts };
+    const error = this.#failure.error;
+    if (!(error instanceof TransferError)) throw error;
+    // The counts when both directions stopped: every received byte is
+    // written by now.
+    throw new TransferError(
+      error.message,
+      this.counts,
+      error.cause,
+      error.abort,
+    );
+  }
+
+  async #settle(task: Promise<unknown>): Promise<void> {
     try {
       await task;
     } catch (error) {
-      fail(error);
+      this.fail(error);
     }
-  };
-  {
-    using _interrupt = interrupt;
-    await Promise.race([
-      Promise.all([settle(send()), settle(receive())]),
-      abandoned,
-    ]);
   }
-  if (firstError !== undefined) {
-    if (firstError instanceof TransferError) {
-      // The counts when both directions stopped: every received byte is
-      // written by now.
-      throw new TransferError(
-        firstError.message,
-        counts,
-        firstError.cause,
-        firstError.abort,
-      );
-    }
-    throw firstError;
-  }
-  return { ...counts };
 }
