@@ -29,6 +29,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { reasonOf } from "./messages.ts";
+import { readUpTo, writeAll } from "../internal.ts";
 import {
   type ByteSink,
   type ByteSource,
@@ -98,29 +99,8 @@ function encodeCount(count: number, extra = 0): Uint8Array {
   return bytes;
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += await conn.write(bytes.subarray(offset));
-  }
-}
-
-async function readExactly(
-  conn: Deno.Conn,
-  length: number,
-): Promise<Uint8Array | null> {
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const count = await conn.read(buffer.subarray(filled));
-    if (count === null) return filled === 0 ? null : buffer.subarray(0, filled);
-    filled += count;
-  }
-  return buffer;
-}
-
-function sameBytes(a: Uint8Array | null, b: Uint8Array): boolean {
-  return a !== null && a.length === b.length &&
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length &&
     a.every((byte, index) => byte === b[index]);
 }
 
@@ -157,10 +137,10 @@ export async function negotiateConfirm(
 ): Promise<void> {
   const none = { sent: 0, received: 0 };
   if (role === "active") await writeAll(conn, CONFIRM_HELLO);
-  let answer: Uint8Array | null;
+  let answer: Uint8Array;
   try {
     answer = await withTimeout(
-      readExactly(conn, CONFIRM_HELLO.length),
+      readUpTo(conn, CONFIRM_HELLO.length),
       timeout,
     );
   } catch (error) {
@@ -180,10 +160,10 @@ export async function negotiateConfirm(
     throw new TransferError(
       role === "active"
         ? `${peer} ${
-          answer === null ? "ended the connection" : "sent data"
+          answer.length === 0 ? "ended the connection" : "sent data"
         } instead of answering the --confirm request: both sides need --confirm`
         : `${peer} ${
-          answer === null ? "ended the connection" : "sent data"
+          answer.length === 0 ? "ended the connection" : "sent data"
         } without asking for confirmation: both sides need --confirm (nothing was sent to it)`,
       none,
       undefined,
