@@ -252,8 +252,10 @@ type Outcome = { conn: Deno.Conn } | { error: unknown };
  */
 class CounterpartSearch {
   readonly #options: AcceptOptions;
-  readonly #queue = new VettingQueue();
-  readonly #shares: ShareQueue;
+  /** The peers in vetting: made with the first one (a plain wait needs none). */
+  #vetting: VettingQueue | undefined;
+  /** The hellos waiting for an answer: made with the first peer in vetting. */
+  #shares: ShareQueue | undefined;
   /** Milliseconds a silent peer keeps while the queue is under pressure. */
   readonly #silentTime: number;
   // Sized once enough peers are in vetting for the size to matter: counting
@@ -267,7 +269,6 @@ class CounterpartSearch {
 
   constructor(options: AcceptOptions) {
     this.#options = options;
-    this.#shares = new ShareQueue({ capacity: options.waitingHellos });
     this.#silentTime = Math.min(
       options.handshakeTimeout ?? Infinity,
       SILENT_TIME_UNDER_PRESSURE,
@@ -303,12 +304,19 @@ class CounterpartSearch {
     this.#released = true;
     this.#options.signal.removeEventListener("abort", this.#onAbort);
     this.#options.closeListener();
-    this.#shares.close(
+    this.#shares?.close(
       new Deno.errors.Interrupted("the wait for a counterpart ended"),
     );
-    for (const conn of this.#queue) closeQuietly(conn);
-    this.#queue.clear();
+    const vetting = this.#vetting;
+    if (vetting !== undefined) {
+      for (const conn of vetting) closeQuietly(conn);
+      vetting.clear();
+    }
     this.#wake?.();
+  }
+
+  get #queue(): VettingQueue {
+    return this.#vetting ??= new VettingQueue();
   }
 
   /** Accepts peers and passes each on until the outcome is decided, and returns it. */
@@ -361,6 +369,9 @@ class CounterpartSearch {
     this.#queue.add(conn, now);
     if (size !== undefined) this.#shed(now, size);
     if (!this.#queue.has(conn)) return;
+    this.#shares ??= new ShareQueue({
+      capacity: this.#options.waitingHellos,
+    });
     shareQueues.set(conn, this.#shares);
     vet(
       conn,
@@ -387,7 +398,7 @@ class CounterpartSearch {
   #turnAway(conn: Deno.Conn, reason: unknown): void {
     this.#queue.delete(conn);
     // A peer whose hello waits for its answer is told why it goes.
-    const told = this.#shares.withdraw(conn, reason);
+    const told = this.#shares?.withdraw(conn, reason);
     if (told === undefined) closeQuietly(conn);
     else told.then(() => closeQuietly(conn));
     this.#options.onRejected(conn.remoteAddr, reason);
