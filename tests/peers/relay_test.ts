@@ -482,11 +482,18 @@ Deno.test("relay (real): two pairs on one channel each end with their own counte
   );
   try {
     const waiting = passives.map((passive) => passive.connect());
+    // On a failure below, close() in finally rejects these: that must not
+    // hide the failure as an uncaught rejection.
+    for (const wait of waiting) wait.catch(() => {});
     const collisions: string[] = [];
     const meet = async (secret: string) => {
-      // Each attempt meets one of the two listeners; the wrong one turns it
-      // away. 20 attempts all meeting the wrong one: about 1 in 10⁶.
-      for (let attempt = 1; attempt <= 20; attempt++) {
+      // Each attempt meets whichever listener waits at the relay alone; the
+      // wrong one turns it away. Two listeners waiting at once meet each
+      // other, close, and pause 200–1,000 ms before registering again, so a
+      // burst of quick attempts can all meet the one that paused least:
+      // attempts go on (each an immediate retry) for up to 20 s.
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
         try {
           return await new Connector(options(secret)).connect();
         } catch (error) {
@@ -495,11 +502,17 @@ Deno.test("relay (real): two pairs on one channel each end with their own counte
           collisions.push(message);
         }
       }
-      throw new Error(`never met the right listener: ${collisions.join("; ")}`);
+      throw new Error(
+        `never met the right listener in 20 s: ${collisions.at(-1)}`,
+      );
     };
     const first = await meet("first pair's passphrase");
+    // The first listener is done (and gone from the relay) before the second
+    // pair starts: until then it could still be vetting a second-pair
+    // connector that it closes the moment its own counterpart wins.
+    const server1 = await waiting[0];
     const second = await meet("second pair's passphrase");
-    const [server1, server2] = await Promise.all(waiting);
+    const server2 = await waiting[1];
     const encoder = new TextEncoder();
     await first.write(encoder.encode("one"));
     await second.write(encoder.encode("two"));
