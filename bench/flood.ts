@@ -26,6 +26,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { Connector } from "../mod.ts";
+import { childImportMap } from "./_child.ts";
 
 const SECRET = "flood bench shared secret, 32 b.";
 const fixtures = new URL("../tests/fixtures/", import.meta.url);
@@ -158,17 +159,6 @@ async function realPeer(kind: Kind, port: number): Promise<number> {
     throw new Error("the passive side did not echo the byte");
   }
   return performance.now() - started;
-}
-
-/** The offline import map for the child when this process runs with it. */
-function childImportMap(): string[] {
-  const resolved = import.meta.resolve("@std/net/unstable-ip");
-  if (!resolved.startsWith("file:")) return [];
-  return [
-    `--import-map=${
-      new URL("../offline/import_map.json", import.meta.url).pathname
-    }`,
-  ];
 }
 
 async function scenario(

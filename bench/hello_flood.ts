@@ -33,6 +33,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { Connector } from "../mod.ts";
+import { childImportMap } from "./_child.ts";
 
 const SECRET = "flood bench shared secret, 32 b.";
 const fixtures = new URL("../tests/fixtures/", import.meta.url);
@@ -120,16 +121,6 @@ async function* linesOf(stream: ReadableStream<Uint8Array>) {
     }
   }
   if (text !== "") yield text;
-}
-
-function childImportMap(): string[] {
-  const resolved = import.meta.resolve("@std/net/unstable-ip");
-  if (!resolved.startsWith("file:")) return [];
-  return [
-    `--import-map=${
-      new URL("../offline/import_map.json", import.meta.url).pathname
-    }`,
-  ];
 }
 
 async function run(
