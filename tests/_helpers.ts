@@ -7,9 +7,29 @@
 import { assertEquals } from "@std/assert";
 import { concat as concatBytes } from "../_bytes.ts";
 import { readUpTo, writeAll } from "../_io.ts";
+import { Connector, type ConnectorOptions } from "../mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/**
+ * A passive connector holding `secret`, on 127.0.0.1 with a bound port (10 s
+ * timeout unless `options` says otherwise).
+ */
+export async function secretListener(
+  secret: string,
+  options: Partial<ConnectorOptions> = {},
+): Promise<{ passive: Connector; port: number }> {
+  const passive = new Connector({
+    mode: "passive",
+    host: "127.0.0.1",
+    timeout: 10_000,
+    secret,
+    ...options,
+  });
+  const { port } = await passive.listen() as Deno.NetAddr;
+  return { passive, port };
+}
 
 /** A loopback port that was free a moment ago (bound, then released). */
 export function freePort(hostname = "127.0.0.1"): number {

@@ -33,6 +33,7 @@ import {
   isRefused,
   readExactly,
   readToEnd,
+  secretListener,
   waitUntil,
   writeAll,
 } from "./_helpers.ts";
@@ -41,21 +42,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const SECRET = "42-apple-cabin-stone-quiet";
 const OTHER_SECRET = "42-apple-river-stone-quiet";
-
-/** A passive connector on 127.0.0.1 with a bound port. */
-async function listening(
-  options: Partial<ConnectorOptions> = {},
-): Promise<{ passive: Connector; port: number }> {
-  const passive = new Connector({
-    mode: "passive",
-    host: "127.0.0.1",
-    timeout: 10_000,
-    secret: SECRET,
-    ...options,
-  });
-  const { port } = await passive.listen() as Deno.NetAddr;
-  return { passive, port };
-}
 
 function active(
   port: number,
@@ -295,7 +281,7 @@ Deno.test("the exchange reproduces the test vector of docs/secret.md", async () 
 });
 
 Deno.test("Connector with a secret in both modes connects and data flows both ways, first byte intact", async () => {
-  const { passive, port } = await listening();
+  const { passive, port } = await secretListener(SECRET);
   await using _ = passive;
   const [client, server] = await Promise.all([
     active(port).connect(),
@@ -313,7 +299,7 @@ Deno.test("Connector with a secret in both modes connects and data flows both wa
 Deno.test("Connector with a one-character secret on both sides connects, and another character is refused", async () => {
   for (const secret of ["x", "é", new Uint8Array([0])]) {
     const seen = rejections();
-    const { passive, port } = await listening({
+    const { passive, port } = await secretListener(SECRET, {
       secret,
       onRejectedPeer: seen.onRejectedPeer,
     });
@@ -335,7 +321,7 @@ Deno.test("Connector with a one-character secret on both sides connects, and ano
 });
 
 Deno.test("Connector with a secret leaves application data written right after the exchange to the caller on both sides", async () => {
-  const { passive, port } = await listening();
+  const { passive, port } = await secretListener(SECRET);
   await using _ = passive;
   const [client, server] = await Promise.all([
     active(port).connect().then(async (conn) => {
@@ -357,7 +343,7 @@ Deno.test("Connector with a secret leaves application data written right after t
 });
 
 Deno.test("Connector in passive mode interoperates with a peer written from the docs that sends its share, tag and an encrypted record in one write", async () => {
-  const { passive, port } = await listening();
+  const { passive, port } = await secretListener(SECRET);
   await using _ = passive;
   const waiting = passive.connect();
   using peer = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -415,7 +401,7 @@ Deno.test("Connector in active mode interoperates with a listener written from t
 
 Deno.test("Connector with a wrong code: the active side rejects with PermissionDenied, the passive side reports it, keeps waiting, and the right peer gets through", async () => {
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     onRejectedPeer: seen.onRejectedPeer,
   });
   await using _ = passive;
@@ -441,7 +427,7 @@ Deno.test("Connector with a wrong code: the active side rejects with PermissionD
 
 Deno.test("Connector in passive mode sends no confirmation to a peer whose tag is wrong: one guess, nothing to test offline", async () => {
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     onRejectedPeer: seen.onRejectedPeer,
   });
   await using _ = passive;
@@ -466,7 +452,9 @@ Deno.test("Connector in passive mode sends no confirmation to a peer whose tag i
 });
 
 Deno.test("Connector in active mode refuses a listener holding another secret", async () => {
-  const { passive, port } = await listening({ secret: OTHER_SECRET });
+  const { passive, port } = await secretListener(SECRET, {
+    secret: OTHER_SECRET,
+  });
   await using _ = passive;
   const waiting = passive.connect();
   await assertRejects(
@@ -480,7 +468,7 @@ Deno.test("Connector in active mode refuses a listener holding another secret", 
 
 Deno.test("Connector in passive mode reveals nothing to a peer that says nothing, drops it after handshakeTimeout and still accepts the real counterpart", async () => {
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     handshakeTimeout: 500,
     onRejectedPeer: seen.onRejectedPeer,
   });
@@ -497,7 +485,9 @@ Deno.test("Connector in passive mode reveals nothing to a peer that says nothing
 });
 
 Deno.test("Connector in passive mode lets the real counterpart in while a silent peer is still pending", async () => {
-  const { passive, port } = await listening({ handshakeTimeout: 60_000 });
+  const { passive, port } = await secretListener(SECRET, {
+    handshakeTimeout: 60_000,
+  });
   await using _ = passive;
   const waiting = passive.connect();
   using silent = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -513,7 +503,7 @@ Deno.test("Connector in passive mode lets the real counterpart in while a silent
 
 Deno.test("Connector in passive mode tells a client without the secret, in plain text, what it expects, and still accepts the real counterpart", async () => {
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     onRejectedPeer: seen.onRejectedPeer,
   });
   await using _ = passive;
@@ -545,7 +535,7 @@ Deno.test("Connector refuses shares that are not valid group elements (the draft
   ];
   for (const bad of invalid) {
     const seen = rejections();
-    const { passive, port } = await listening({
+    const { passive, port } = await secretListener(SECRET, {
       onRejectedPeer: seen.onRejectedPeer,
     });
     await using _ = passive;
@@ -575,7 +565,7 @@ Deno.test("Connector refuses shares that are not valid group elements (the draft
 
 Deno.test("Connector in passive mode refuses an exchange replayed from an earlier session and still accepts the real counterpart", async () => {
   // Session 1: a real pair through a relay that records what the active side sends.
-  const first = await listening();
+  const first = await secretListener(SECRET);
   await using _first = first.passive;
   using relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const recorded: Uint8Array[] = [];
@@ -606,7 +596,7 @@ Deno.test("Connector in passive mode refuses an exchange replayed from an earlie
 
   // Session 2: the recording is replayed to a listener with the same secret.
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     onRejectedPeer: seen.onRejectedPeer,
   });
   await using _ = passive;
@@ -624,7 +614,7 @@ Deno.test("Connector in passive mode refuses an exchange replayed from an earlie
 
 Deno.test("Connector in passive mode refuses a peer that reflects the listener's own hello and share", async () => {
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     onRejectedPeer: seen.onRejectedPeer,
   });
   await using _ = passive;
@@ -675,7 +665,7 @@ Deno.test("Connector in active mode refuses a listener that echoes its hello, an
 
 Deno.test("Connector treats a hello with another version byte (0x01) as a stranger, on both sides", async () => {
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     onRejectedPeer: seen.onRejectedPeer,
   });
   await using _ = passive;
@@ -756,7 +746,7 @@ Deno.test("Connector with a secret and TLS together authenticates inside the enc
     cert: fixture("localhost.pem"),
     key: fixture("localhost.key.pem"),
   };
-  const { passive, port } = await listening({ tls });
+  const { passive, port } = await secretListener(SECRET, { tls });
   await using _ = passive;
   const waiting = passive.connect();
   const caCerts = [fixture("ca.pem")];
@@ -777,7 +767,10 @@ Deno.test("Connector with TLS and a secret drops a peer that completes TLS and t
     cert: fixture("localhost.pem"),
     key: fixture("localhost.key.pem"),
   };
-  const { passive, port } = await listening({ tls, handshakeTimeout: 2000 });
+  const { passive, port } = await secretListener(SECRET, {
+    tls,
+    handshakeTimeout: 2000,
+  });
   await using _ = passive;
   const waiting = passive.connect();
   const caCerts = [fixture("ca.pem")];
@@ -795,7 +788,9 @@ Deno.test("Connector with TLS and a secret drops a peer that completes TLS and t
 });
 
 Deno.test("Connector in passive mode with allow and a secret drops a peer outside allow before sending it anything", async () => {
-  const { passive, port } = await listening({ allow: ["10.0.0.0/8"] });
+  const { passive, port } = await secretListener(SECRET, {
+    allow: ["10.0.0.0/8"],
+  });
   await using _ = passive;
   const waiting = passive.connect();
   using stranger = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -880,7 +875,9 @@ Deno.test("Connector reads the secret from a file without its trailing newline, 
   const file = await Deno.makeTempFile();
   try {
     await Deno.writeTextFile(file, `${SECRET}\r\n`);
-    const { passive, port } = await listening({ secret: { file } });
+    const { passive, port } = await secretListener(SECRET, {
+      secret: { file },
+    });
     await using _ = passive;
     assertEquals(passive.permissions, [
       { name: "net", host: "127.0.0.1:0" },
@@ -899,7 +896,7 @@ Deno.test("Connector reads the secret from a file without its trailing newline, 
     client.close();
     server.close();
     // And the file-based active side against a string-based passive side.
-    const other = await listening();
+    const other = await secretListener(SECRET);
     await using _other = other.passive;
     const [client2, server2] = await Promise.all([
       active(other.port, { secret: { file } }).connect(),
@@ -1019,7 +1016,9 @@ Deno.test("Connector reads the secret from an environment variable and needs env
   const name = "TRANSFER_CONNECT_AUTH_TEST_SECRET";
   Deno.env.set(name, SECRET);
   try {
-    const { passive, port } = await listening({ secret: { env: name } });
+    const { passive, port } = await secretListener(SECRET, {
+      secret: { env: name },
+    });
     await using _ = passive;
     assertEquals(passive.permissions, [
       { name: "net", host: "127.0.0.1:0" },
@@ -1095,7 +1094,7 @@ Deno.test("authenticate() consumes exactly the exchange, so exchanges and data c
 });
 
 Deno.test("Connector in passive mode with a secret frees the port once the counterpart is in", async () => {
-  const { passive, port } = await listening();
+  const { passive, port } = await secretListener(SECRET);
   await using _ = passive;
   const [client, server] = await Promise.all([
     active(port).connect(),
@@ -1117,7 +1116,7 @@ for (
   ] as const
 ) {
   Deno.test(`Connector.peerConfirmsDelivery tells each side what the other announced (active ${activeAnnounces}, passive ${passiveAnnounces})`, async () => {
-    const { passive, port } = await listening({
+    const { passive, port } = await secretListener(SECRET, {
       confirmDelivery: passiveAnnounces,
     });
     await using _ = passive;
@@ -1139,7 +1138,7 @@ for (
 
 Deno.test("a relay that flips the active side's feature byte makes the exchange fail on both sides: nobody can strip or add the confirmation", async () => {
   const seen = rejections();
-  const { passive, port } = await listening({
+  const { passive, port } = await secretListener(SECRET, {
     confirmDelivery: true,
     onRejectedPeer: seen.onRejectedPeer,
   });

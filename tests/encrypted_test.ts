@@ -10,7 +10,6 @@ import {
 import {
   authenticate,
   Connector,
-  type ConnectorOptions,
   EncryptedConn,
   type RejectedPeer,
   type TransportAddress,
@@ -20,6 +19,7 @@ import {
   concat,
   LOCALHOST_TLS,
   readToEnd,
+  secretListener,
   TEST_CA,
   writeAll,
 } from "./_helpers.ts";
@@ -66,20 +66,6 @@ function pattern(length: number, seed = 1): Uint8Array<ArrayBuffer> {
     bytes[index] = state >>> 24;
   }
   return bytes;
-}
-
-async function passiveConnector(
-  options: Partial<ConnectorOptions> = {},
-): Promise<{ passive: Connector; port: number }> {
-  const passive = new Connector({
-    mode: "passive",
-    host: "127.0.0.1",
-    timeout: 10_000,
-    secret: SECRET,
-    ...options,
-  });
-  const { port } = await passive.listen() as Deno.NetAddr;
-  return { passive, port };
 }
 
 Deno.test("EncryptedConn round trip: write, closeWrite, read to the end each way, byte-exact, records of at most 1 MiB", async () => {
@@ -422,7 +408,7 @@ Deno.test("The record test vector of docs/secret.md: key, nonce and plaintext gi
 
 Deno.test("Connector with a secret returns an EncryptedConn on both sides; with encrypt: false the secret only authenticates and the stream stays byte-exact and plain", async () => {
   {
-    const { passive, port } = await passiveConnector();
+    const { passive, port } = await secretListener(SECRET);
     await using _ = passive;
     const active = new Connector({ host: "127.0.0.1", port, secret: SECRET });
     const [client, server] = await Promise.all([
@@ -435,7 +421,7 @@ Deno.test("Connector with a secret returns an EncryptedConn on both sides; with 
     assert(server instanceof EncryptedConn);
   }
   {
-    const { passive, port } = await passiveConnector({ encrypt: false });
+    const { passive, port } = await secretListener(SECRET, { encrypt: false });
     await using _ = passive;
     const active = new Connector({
       host: "127.0.0.1",
@@ -459,7 +445,9 @@ Deno.test("Connector with a secret returns an EncryptedConn on both sides; with 
 });
 
 Deno.test("Connector with tls and a secret keeps TLS as the protection and encrypts nothing twice", async () => {
-  const { passive, port } = await passiveConnector({ tls: LOCALHOST_TLS });
+  const { passive, port } = await secretListener(SECRET, {
+    tls: LOCALHOST_TLS,
+  });
   await using _ = passive;
   const active = new Connector({
     host: "localhost",
@@ -484,7 +472,7 @@ Deno.test("Connector encryption mismatch fails on both sides, either way round, 
   for (const passiveEncrypts of [false, true]) {
     let report: (peer: RejectedPeer) => void = () => {};
     const rejected = new Promise<RejectedPeer>((resolve) => report = resolve);
-    const { passive, port } = await passiveConnector({
+    const { passive, port } = await secretListener(SECRET, {
       encrypt: passiveEncrypts,
       onRejectedPeer: (peer) => report(peer),
     });
@@ -566,7 +554,7 @@ Deno.test("Connector over a transport with halfClose: false gives an EncryptedCo
         }),
       ),
   };
-  const { passive, port } = await passiveConnector();
+  const { passive, port } = await secretListener(SECRET);
   await using _ = passive;
   const active = new Connector({
     host: "127.0.0.1",
