@@ -2,7 +2,8 @@
  * The library's one whole write and one exact read. An exchange (the CPace
  * hello, a proxy's reply, the relay's answer) reads exactly its own bytes and
  * never one beyond them, so that whatever the peer sends next stays in the
- * socket for the caller.
+ * socket for the caller. And the one way to hand on a connection whose reads
+ * go through something else first ({@linkcode withRead}).
  *
  * @module
  */
@@ -80,4 +81,29 @@ export async function readUpTo(
     filled += count;
   }
   return buffer.subarray(0, filled);
+}
+
+/**
+ * `conn` with its `read` replaced by `read`: every other member is the
+ * connection's own (methods bound once, not on every access, since a
+ * transfer calls `write` per chunk).
+ */
+export function withRead(
+  conn: Deno.Conn,
+  read: (buffer: Uint8Array) => Promise<number | null>,
+): Deno.Conn {
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(conn, {
+    get(target, property) {
+      if (property === "read") return read;
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      let method = bound.get(property);
+      if (method === undefined) {
+        method = value.bind(target);
+        bound.set(property, method);
+      }
+      return method;
+    },
+  });
 }

@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { withRead } from "./_io.ts";
 
 /**
  * What the passive side writes, instead of its hello, to a peer whose hello it
@@ -69,14 +70,7 @@ export class PeerReader {
   constructor(target: Deno.Conn, onFirstBytes?: () => void) {
     this.#target = target;
     this.#onFirstBytes = onFirstBytes;
-    const read = (buffer: Uint8Array) => this.#read(buffer);
-    this.conn = new Proxy(target, {
-      get(target, property) {
-        if (property === "read") return read;
-        const value = Reflect.get(target, property, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    this.conn = withRead(target, (buffer) => this.#read(buffer));
   }
 
   /** The connection itself. */

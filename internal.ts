@@ -18,4 +18,4 @@
 export { parseAddressRange, parseHost } from "./_ip.ts";
 export { accessFile } from "./_files.ts";
 export { raceAbort } from "./_abort.ts";
-export { readUpTo, writeAll } from "./_io.ts";
+export { readUpTo, withRead, writeAll } from "./_io.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 import { PLAIN_NOTICE } from "../auth.ts";
+import { withRead } from "../internal.ts";
 
 const NOTICE: Uint8Array = new TextEncoder().encode(PLAIN_NOTICE);
 /** TLS record content types (RFC 8446 section 5.1). */
@@ -117,14 +118,15 @@ export class WrongPeerWatch {
    * @param peer The peer's address, for messages.
    */
   constructor(conn: Deno.Conn, peer: string) {
-    const read = (buffer: Uint8Array) => this.#read(conn, peer, buffer);
-    this.conn = new Proxy(conn, {
-      get(target, property) {
-        if (property === "read") return read;
-        const value = Reflect.get(target, property, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    // Once the first bytes are known to be data and handed out, reads go
+    // straight to the connection: no extra promise per chunk.
+    this.conn = withRead(
+      conn,
+      (buffer) =>
+        this.#decided && this.#held.length === 0 && !this.#ended
+          ? conn.read(buffer)
+          : this.#read(conn, peer, buffer),
+    );
   }
 
   #handOut(buffer: Uint8Array): number | null {
@@ -140,11 +142,7 @@ export class WrongPeerWatch {
     peer: string,
     buffer: Uint8Array,
   ): Promise<number | null> {
-    if (this.#decided) {
-      return this.#held.length > 0 || this.#ended
-        ? this.#handOut(buffer)
-        : await conn.read(buffer);
-    }
+    if (this.#decided) return this.#handOut(buffer); // held bytes, or the end
     while (true) {
       const chunk = new Uint8Array(Math.max(buffer.length, NOTICE.length));
       const count = await conn.read(chunk);
