@@ -52,12 +52,15 @@ export async function readOrEnd(
   try {
     return await reader.read(buffer);
   } catch (error) {
-    if (
-      error instanceof Deno.errors.UnexpectedEof ||
-      error instanceof Deno.errors.ConnectionReset
-    ) return null;
+    if (isBrokenEnd(error)) return null;
     throw error;
   }
+}
+
+/** Whether a read failed because the stream broke off: a reset or an unexpected end. */
+export function isBrokenEnd(error: unknown): boolean {
+  return error instanceof Deno.errors.UnexpectedEof ||
+    error instanceof Deno.errors.ConnectionReset;
 }
 
 /**

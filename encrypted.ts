@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { writeAll } from "./_io.ts";
+import { isBrokenEnd, writeAll } from "./_io.ts";
 import { formatAddr } from "./address.ts";
 import {
   DirectionKeys,
@@ -370,10 +370,7 @@ export class EncryptedConn implements Deno.Conn {
       try {
         count = await this.#conn.read(buffer.subarray(filled));
       } catch (error) {
-        if (
-          !(error instanceof Deno.errors.ConnectionReset) &&
-          !(error instanceof Deno.errors.UnexpectedEof)
-        ) throw error;
+        if (!isBrokenEnd(error)) throw error;
         throw new RecordFault(
           "truncated",
           `with a reset ${
