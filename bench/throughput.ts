@@ -530,9 +530,17 @@ async function main(): Promise<void> {
   const only = flag("only")?.split(",").map((name) =>
     name.trim().toLowerCase()
   );
+  const exact = new Set(TOOLS.map((tool) => tool.name.toLowerCase()));
   const selected = (tool: Tool) =>
     only === undefined ||
-    only.some((name) => tool.name.toLowerCase().includes(name));
+    only.some((name) =>
+      // A name given whole selects that tool alone ("connect cli" is not
+      // also "connect cli --tls"); any other part of a name selects every
+      // tool whose name holds it.
+      exact.has(name)
+        ? tool.name.toLowerCase() === name
+        : tool.name.toLowerCase().includes(name)
+    );
 
   if (!await canSeeListeners()) {
     log("note: /proc/net/tcp is unreadable; this benchmark needs Linux");
