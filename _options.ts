@@ -9,7 +9,7 @@
 import { resolve } from "@std/path/resolve";
 import { formatHostPort } from "./address.ts";
 import { type AllowList, parseAllowList } from "./_allow.ts";
-import { InvalidOptionError } from "./errors.ts";
+import { InvalidOptionError, OptionRangeError } from "./errors.ts";
 import { unknownKey } from "./_keys.ts";
 import { parseHost } from "./_ip.ts";
 import {
@@ -183,8 +183,9 @@ function checkMilliseconds(value: unknown, name: string, zero = false): number {
     Number.isNaN(value) || value < 0 || (value === 0 && !zero) ||
     (value > MAX_TIMER && value !== Infinity)
   ) {
-    throw new RangeError(
-      `Invalid option "${name}": ${value} is out of range; expected ${
+    throw new OptionRangeError(
+      name,
+      `${value} is out of range; expected ${
         zero ? "0" : "1"
       } to ${MAX_TIMER} milliseconds, or Infinity`,
     );
@@ -200,8 +201,9 @@ function checkPort(value: unknown, mode: ConnectorMode): number {
     );
   }
   if (!Number.isInteger(value) || value < min || value > 65535) {
-    throw new RangeError(
-      `Invalid option "port": ${value} is not an integer from ${min} to 65535${
+    throw new OptionRangeError(
+      "port",
+      `${value} is not an integer from ${min} to 65535${
         mode === "passive" ? " (0: the system picks)" : ""
       }`,
     );
@@ -228,8 +230,9 @@ function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
     );
   }
   if (!Number.isInteger(retry.attempts) || retry.attempts < 1) {
-    throw new RangeError(
-      `Invalid option "retry.attempts": ${retry.attempts} is not an integer ≥ 1 (total attempts)`,
+    throw new OptionRangeError(
+      "retry.attempts",
+      `${retry.attempts} is not an integer ≥ 1 (total attempts)`,
     );
   }
   const delay = checkMilliseconds(retry.delay, "retry.delay", true);
@@ -237,8 +240,9 @@ function checkRetry(value: unknown): Readonly<Required<RetryOptions>> {
     ? Infinity
     : checkMilliseconds(retry.maxDelay, "retry.maxDelay", true);
   if (maxDelay < delay) {
-    throw new RangeError(
-      `Invalid option "retry.maxDelay": ${maxDelay} is less than retry.delay (${delay})`,
+    throw new OptionRangeError(
+      "retry.maxDelay",
+      `${maxDelay} is less than retry.delay (${delay})`,
     );
   }
   return Object.freeze({ attempts: retry.attempts, delay, maxDelay });

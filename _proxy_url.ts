@@ -7,7 +7,7 @@
  */
 import { formatHostPort } from "./address.ts";
 import { parseHost } from "./_ip.ts";
-import { InvalidOptionError } from "./errors.ts";
+import { InvalidOptionError, OptionRangeError } from "./errors.ts";
 
 /**
  * How the proxy is spoken to: SOCKS5 resolving target names on this side
@@ -103,8 +103,9 @@ function parseCredentials(
     const [what, text] of [["user name", username], ["password", password]]
   ) {
     if (encoder.encode(text).length > MAX_SOCKS_CREDENTIAL) {
-      throw new RangeError(
-        `Invalid option "proxy": the ${what} is longer than ${MAX_SOCKS_CREDENTIAL} bytes, the most SOCKS5 (RFC 1929) can carry`,
+      throw new OptionRangeError(
+        "proxy",
+        `the ${what} is longer than ${MAX_SOCKS_CREDENTIAL} bytes, the most SOCKS5 (RFC 1929) can carry`,
       );
     }
   }
@@ -152,8 +153,9 @@ export function parseProxyUrl(value: string | URL): ProxyUrl {
     throw invalid("it has no port (SOCKS5 has no default port)");
   }
   if (port < 1 || port > 65535) {
-    throw new RangeError(
-      `Invalid option "proxy": the port ${port} is out of range; expected 1 to 65535`,
+    throw new OptionRangeError(
+      "proxy",
+      `the port ${port} is out of range; expected 1 to 65535`,
     );
   }
   if (

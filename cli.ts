@@ -21,8 +21,9 @@
 // Nothing is imported here (types aside): the argument parser loads for
 // any command line other than a lone --version, and the connector (with TLS,
 // the PAKE and @std/net), the copy machinery and the progress line once a
-// command needs them, so that --version starts as fast as an empty
-// `deno run` and --help nearly so.
+// command needs them. Deno still reads every module these dynamic imports
+// reach before the first line runs (about 5 ms here, docs/bench.md): only
+// their evaluation waits for the command line.
 import type {
   Connector,
   ConnectorOptions,

@@ -58,6 +58,50 @@ export class InvalidOptionError extends TypeError {
 }
 
 /**
+ * An option of a {@linkcode Connector} whose value is of the right type but
+ * out of range (a port, a time, a retry count, a proxy URL's port or
+ * credentials): thrown by `new Connector()` before anything is touched. The
+ * message reads `Invalid option "<option>": <reason>`, as for
+ * {@linkcode InvalidOptionError}, and the same two fields let a program name
+ * the option in its own terms.
+ *
+ * @example Usage
+ * ```ts
+ * import { Connector, OptionRangeError } from "@transfer/connect";
+ * import { assertEquals, assertInstanceOf } from "@std/assert";
+ *
+ * try {
+ *   new Connector({ host: "127.0.0.1", port: 70000 });
+ * } catch (error) {
+ *   assertInstanceOf(error, OptionRangeError);
+ *   assertInstanceOf(error, RangeError);
+ *   assertEquals(error.option, "port");
+ *   assertEquals(error.reason, "70000 is not an integer from 1 to 65535");
+ * }
+ * ```
+ */
+export class OptionRangeError extends RangeError {
+  /** The option, as a path into the options object: `"port"`, `"retry.delay"`. */
+  readonly option: string;
+  /** What is out of range and what is accepted, without the option's name. */
+  readonly reason: string;
+
+  /**
+   * Makes the error; its message names the option and the reason.
+   *
+   * @param option The option's path, e.g. `"retry.attempts"`.
+   * @param reason What is out of range and what is accepted.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(option: string, reason: string, options?: ErrorOptions) {
+    super(`Invalid option "${option}": ${reason}`, options);
+    this.name = "OptionRangeError";
+    this.option = option;
+    this.reason = reason;
+  }
+}
+
+/**
  * What the library suggests doing about a failure, in terms of an option:
  * the error's message ends with `; <action> <option>`. Read it with
  * {@linkcode adviceOf}; it is attached to errors of Deno's classes (a TLS

@@ -63,6 +63,7 @@ export {
   InvalidOptionError,
   NotAllowedError,
   type OptionAdvice,
+  OptionRangeError,
   QueueFullError,
 } from "./errors.ts";
 export {

@@ -27,6 +27,7 @@ import { readUpTo, writeAll } from "./_io.ts";
 import { unknownKey } from "./_keys.ts";
 import { formatHostPort } from "./address.ts";
 import { parseHost } from "./_ip.ts";
+import { OptionRangeError } from "./errors.ts";
 import {
   type ConnectorTransport,
   denoTransport,
@@ -97,8 +98,9 @@ export function parseRelayOption(value: unknown): Readonly<RelayOptions> {
     );
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(
-      `Invalid option "relay.port": ${port} is not an integer from 1 to 65535`,
+    throw new OptionRangeError(
+      "relay.port",
+      `${port} is not an integer from 1 to 65535`,
     );
   }
   const channel = relay.channel;
@@ -108,8 +110,9 @@ export function parseRelayOption(value: unknown): Readonly<RelayOptions> {
     );
   }
   if (channel.length > MAX_CHANNEL_LENGTH) {
-    throw new RangeError(
-      `Invalid option "relay.channel": ${channel.length} characters, at most ${MAX_CHANNEL_LENGTH}`,
+    throw new OptionRangeError(
+      "relay.channel",
+      `${channel.length} characters, at most ${MAX_CHANNEL_LENGTH}`,
     );
   }
   return Object.freeze({ host: host.hostname, port, channel });

@@ -1,7 +1,8 @@
 /**
  * Library errors in the CLI's words. The library names its options
  * (`tls.caCerts`, `tls.hostname`) in structured fields
- * ({@linkcode InvalidOptionError}, {@linkcode adviceOf}); this table turns
+ * ({@linkcode InvalidOptionError}, {@linkcode OptionRangeError},
+ * {@linkcode adviceOf}); this table turns
  * them into the flags the user typed (`--ca FILE`, `--servername NAME`).
  *
  * @module
@@ -10,6 +11,7 @@ import {
   adviceOf,
   EncryptionMismatchError,
   InvalidOptionError,
+  OptionRangeError,
 } from "../errors.ts";
 
 /** A flag and the placeholder of its value, as `--help` shows them. */
@@ -61,7 +63,9 @@ export function inCliTerms(error: unknown): string {
   if (error instanceof EncryptionMismatchError) {
     return mismatchInCliTerms(error);
   }
-  if (error instanceof InvalidOptionError) {
+  if (
+    error instanceof InvalidOptionError || error instanceof OptionRangeError
+  ) {
     const flag = flagOf(error.option);
     if (flag !== undefined) return `Invalid ${flag.flag}: ${error.reason}`;
   }

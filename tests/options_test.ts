@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "@std/assert";
-import { Connector, type ConnectorOptions } from "../mod.ts";
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { Connector, type ConnectorOptions, OptionRangeError } from "../mod.ts";
 
 function construct(options: unknown): () => Connector {
   return () => new Connector(options as ConnectorOptions);
@@ -154,4 +154,31 @@ Deno.test("new Connector() accepts confirmDelivery only as a boolean and only wi
     'it is announced inside the secret exchange, so it needs "secret"',
   );
   construct({ port: 1, secret: "s", confirmDelivery: false })();
+});
+
+Deno.test("new Connector() names the option out of range in OptionRangeError's fields (a RangeError)", () => {
+  const cases: [unknown, string, string][] = [
+    [{ port: 70000 }, "port", "70000 is not an integer from 1 to 65535"],
+    [
+      { port: 1, timeout: -5 },
+      "timeout",
+      "-5 is out of range; expected 1 to 2147483647 milliseconds, or Infinity",
+    ],
+    [
+      { port: 1, retry: { attempts: 0, delay: 10 } },
+      "retry.attempts",
+      "0 is not an integer ≥ 1 (total attempts)",
+    ],
+    [
+      { port: 1, retry: { attempts: 2, delay: 10, maxDelay: 5 } },
+      "retry.maxDelay",
+      "5 is less than retry.delay (10)",
+    ],
+  ];
+  for (const [options, option, reason] of cases) {
+    const error = assertThrows(construct(options), OptionRangeError);
+    assert(error instanceof RangeError);
+    assertEquals([error.option, error.reason], [option, reason]);
+    assertEquals(error.message, `Invalid option "${option}": ${reason}`);
+  }
 });

@@ -952,6 +952,24 @@ Deno.test("cli: --permissions through a proxy is net access to the proxy; bad --
   }
 });
 
+Deno.test("cli: a --proxy value out of range (its port, SOCKS5 credentials over 255 bytes) is named as --proxy, exit 2", async () => {
+  for (
+    const [proxy, says] of [
+      [`socks5://alice:${PASSWORD}@127.0.0.1:0`, "the port 0 is out of range"],
+      [
+        `socks5://${"u".repeat(256)}:${PASSWORD}@127.0.0.1:1080`,
+        "the user name is longer than 255 bytes",
+      ],
+    ]
+  ) {
+    const result = await runCli(["connect", "h", "1", "--proxy", proxy]);
+    assertEquals(result.code, 2, result.stderr);
+    assertStringIncludes(result.stderr, `Invalid --proxy: ${says}`);
+    assert(!result.stderr.includes('option "proxy"'), result.stderr);
+    assert(!result.stderr.includes(PASSWORD), result.stderr);
+  }
+});
+
 Deno.test("cli: a wrong proxy password exits 1 naming the proxy, not the password", async () => {
   await using proxy = scriptedProxy(async (conn) => {
     await readGreeting(conn);

@@ -20,6 +20,7 @@ Deno.test("mod.ts exports exactly the documented values, none of the internal he
     "InvalidOptionError",
     "MAX_SECRET_FILE_SIZE",
     "NotAllowedError",
+    "OptionRangeError",
     "QueueFullError",
     "adviceOf",
     "assertPermissionsGranted",
