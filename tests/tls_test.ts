@@ -203,59 +203,6 @@ Deno.test("Connector over TLS negotiates ALPN and reports a mismatch", async () 
   }
 });
 
-Deno.test("Connector over TLS sends a client certificate (verified by openssl s_server)", async () => {
-  using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  const openssl = new Deno.Command("openssl", {
-    args: [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-cert",
-      `${fixtures}localhost.pem`,
-      "-key",
-      `${fixtures}localhost.key.pem`,
-      "-CAfile",
-      `${fixtures}ca.pem`,
-      "-Verify",
-      "1",
-      "-naccept",
-      "1",
-      "-quiet",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  try {
-    const active = new Connector({
-      host: "127.0.0.1",
-      port,
-      timeout: 10_000,
-      retry: { attempts: 100, delay: 20, maxDelay: 100 },
-      tls: {
-        caCerts: [ca],
-        certFile: `${fixtures}client.pem`,
-        keyFile: `${fixtures}client.key.pem`,
-      },
-    });
-    assertEquals(active.permissions, [
-      { name: "net", host: `127.0.0.1:${port}` },
-      { name: "read", path: `${fixtures}client.pem` },
-      { name: "read", path: `${fixtures}client.key.pem` },
-    ]);
-    using client = await active.connect();
-    await writeAll(client, encoder.encode("hello\n"));
-  } finally {
-    const timer = setTimeout(() => openssl.kill(), 5000);
-    const output = await openssl.output();
-    clearTimeout(timer);
-    const text = decoder.decode(output.stdout) + decoder.decode(output.stderr);
-    assertStringIncludes(text, "depth=0 CN = transfer-connect client");
-  }
-});
-
 Deno.test("Connector over TLS ignores a plain-TCP intruder and a stalled handshake until the real peer arrives", async () => {
   await using passive = server("localhost", {
     handshakeTimeout: 5000,
