@@ -233,6 +233,27 @@ export async function listenPort(process: Running): Promise<number> {
   return Number(await process.waitForStderr(/listening on .*:(\d+)\n/));
 }
 
+/**
+ * `openssl s_server` on 127.0.0.1:`port` with the fixture certificate, for
+ * one connection, quiet (stdin goes to the client, what it sends to stdout),
+ * followed by `extra`.
+ */
+export function opensslServerArgs(port: number, ...extra: string[]): string[] {
+  return [
+    "s_server",
+    "-quiet",
+    "-accept",
+    `127.0.0.1:${port}`,
+    "-cert",
+    `${FIXTURES}localhost.pem`,
+    "-key",
+    `${FIXTURES}localhost.key.pem`,
+    "-naccept",
+    "1",
+    ...extra,
+  ];
+}
+
 /** The TLS flags of `connect listen`. */
 export const TLS_LISTEN: string[] = [
   "--tls",

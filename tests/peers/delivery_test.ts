@@ -18,6 +18,7 @@ import {
   FIXTURES,
   freePort,
   listenPort,
+  opensslServerArgs,
   sha256File,
   shell,
   sleep,
@@ -112,18 +113,7 @@ Deno.test("peers: ncat -l --ssl sending (no close_notify): exit 1 truncated, but
 Deno.test("peers: openssl s_server sending, connect --tls --recv-only gets every byte", async () => {
   await using space = await workspace(SIZE);
   const port = freePort();
-  await using _sender = tool("openssl", [
-    "s_server",
-    "-quiet",
-    "-accept",
-    `127.0.0.1:${port}`,
-    "-cert",
-    `${FIXTURES}localhost.pem`,
-    "-key",
-    `${FIXTURES}localhost.key.pem`,
-    "-naccept",
-    "1",
-  ], space.data);
+  await using _sender = tool("openssl", opensslServerArgs(port), space.data);
   await waitListening(port);
   const out = `${space.dir}/out.bin`;
   await using receiver = cli([

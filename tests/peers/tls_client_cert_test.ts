@@ -9,8 +9,8 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { Connector } from "../../mod.ts";
 import { fixture, writeAll } from "../_helpers.ts";
+import { FIXTURES, opensslServerArgs } from "./_peers.ts";
 
-const fixtures = new URL("../fixtures/", import.meta.url).pathname;
 const ca = fixture("ca.pem");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -20,22 +20,13 @@ Deno.test("peers: Connector over TLS sends a client certificate that openssl s_s
   const port = probe.addr.port;
   probe.close();
   const openssl = new Deno.Command("openssl", {
-    args: [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-cert",
-      `${fixtures}localhost.pem`,
-      "-key",
-      `${fixtures}localhost.key.pem`,
+    args: opensslServerArgs(
+      port,
       "-CAfile",
-      `${fixtures}ca.pem`,
+      `${FIXTURES}ca.pem`,
       "-Verify",
       "1",
-      "-naccept",
-      "1",
-      "-quiet",
-    ],
+    ),
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -48,14 +39,14 @@ Deno.test("peers: Connector over TLS sends a client certificate that openssl s_s
       retry: { attempts: 100, delay: 20, maxDelay: 100 },
       tls: {
         caCerts: [ca],
-        certFile: `${fixtures}client.pem`,
-        keyFile: `${fixtures}client.key.pem`,
+        certFile: `${FIXTURES}client.pem`,
+        keyFile: `${FIXTURES}client.key.pem`,
       },
     });
     assertEquals(active.permissions, [
       { name: "net", host: `127.0.0.1:${port}` },
-      { name: "read", path: `${fixtures}client.pem` },
-      { name: "read", path: `${fixtures}client.key.pem` },
+      { name: "read", path: `${FIXTURES}client.pem` },
+      { name: "read", path: `${FIXTURES}client.key.pem` },
     ]);
     using client = await active.connect();
     await writeAll(client, encoder.encode("hello\n"));
