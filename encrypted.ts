@@ -513,6 +513,79 @@ export class EncryptedConn implements Deno.Conn {
     this.#conn.close();
   }
 
+  /**
+   * Closes the connection once the peer has closed its side, or after
+   * `timeout` milliseconds. Over a path that cannot half-close
+   * (`halfClose: false`: a proxy or relay that ends both directions when one
+   * side closes), closing at once can cut off this side's end record while
+   * it is still on its way: some proxies drop what they hold when the client
+   * closes. The peer closes only after it has read that record, so waiting
+   * for its close lets the record arrive. With `halfClose` (the default)
+   * this closes at once: the half-close already put the end in order.
+   *
+   * Call it on one side only, after `closeWrite()` and after `read()`
+   * returned `null` (the peer's end record); the other side closes as usual.
+   * Before the peer's end record it closes at once, as {@linkcode close}.
+   *
+   * @example Usage
+   * ```ts
+   * import { Connector, EncryptedConn } from "@transfer/connect";
+   * import { assert } from "@std/assert";
+   *
+   * const secret = "42-apple-river";
+   * await using passive = new Connector({
+   *   mode: "passive",
+   *   host: "127.0.0.1",
+   *   secret,
+   * });
+   * const { port } = await passive.listen() as Deno.NetAddr;
+   * const [client, server] = await Promise.all([
+   *   new Connector({ host: "127.0.0.1", port, secret }).connect(),
+   *   passive.connect(),
+   * ]);
+   * assert(client instanceof EncryptedConn);
+   * await Promise.all([client.closeWrite(), server.closeWrite()]);
+   * const buffer = new Uint8Array(16);
+   * while (await client.read(buffer) !== null) {} // to the end record
+   * // The connecting side waits at most 2 s for the peer's close.
+   * const closing = client.closeAfterPeer(2000);
+   * while (await server.read(buffer) !== null) {} // to the end record
+   * server.close();
+   * await closing;
+   * ```
+   *
+   * @param timeout The longest wait for the peer's close, in milliseconds.
+   * @returns When the connection is closed.
+   * @throws {RangeError} When `timeout` is not a number from 0 to 2^31 - 1.
+   */
+  async closeAfterPeer(timeout: number): Promise<void> {
+    if (
+      typeof timeout !== "number" || !(timeout >= 0 && timeout <= 2 ** 31 - 1)
+    ) {
+      throw new RangeError(
+        `Invalid timeout ${timeout}: expected 0 to ${2 ** 31 - 1} milliseconds`,
+      );
+    }
+    if (this.#closed) return;
+    if (this.#halfClose || !this.#endSeen || timeout === 0) {
+      return this.close();
+    }
+    await this.#lastRead; // no record read in flight on the socket
+    const timer = setTimeout(() => this.close(), timeout);
+    try {
+      const sink = new Uint8Array(1024);
+      // Past the end record only the peer's close is expected.
+      while (!this.#closed && await this.#conn.read(sink) !== null) {
+        /* nothing may follow the end record: dropped unread */
+      }
+    } catch {
+      // A reset, or the close at the timeout: either way the peer is done.
+    } finally {
+      clearTimeout(timer);
+      this.close();
+    }
+  }
+
   /** Same as {@linkcode EncryptedConn.close}. */
   [Symbol.dispose](): void {
     this.close();

@@ -577,3 +577,107 @@ Deno.test("Connector over a transport with halfClose: false gives an EncryptedCo
   assertEquals(decoder.decode(await readToEnd(client)), "and back");
   assertEquals(halfClosed, 0);
 });
+
+/**
+ * A middlebox like tinyproxy: forwards both ways, holds what the active side
+ * sends for `hold` ms first, and when the passive side ends its direction
+ * (a half-close or a close) closes both connections at once, dropping what
+ * it still holds.
+ */
+function cuttingMiddlebox(target: number, hold: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const done = (async () => {
+    const client = await listener.accept();
+    listener.close();
+    const server = await Deno.connect({ hostname: "127.0.0.1", port: target });
+    let cut = false;
+    const closeBoth = () => {
+      cut = true;
+      for (const conn of [client, server]) {
+        try {
+          conn.close();
+        } catch { /* closed already */ }
+      }
+    };
+    const upstream = (async () => {
+      const buffer = new Uint8Array(64 * 1024);
+      for (;;) {
+        const count = await client.read(buffer).catch(() => null);
+        if (count === null) return closeBoth();
+        const chunk = buffer.slice(0, count);
+        await new Promise((resolve) => setTimeout(resolve, hold));
+        if (cut) return;
+        await writeAll(server, chunk).catch(() => {});
+      }
+    })();
+    const downstream = (async () => {
+      const buffer = new Uint8Array(64 * 1024);
+      for (;;) {
+        const count = await server.read(buffer).catch(() => null);
+        if (count === null) return closeBoth(); // the passive side ended
+        await writeAll(client, buffer.subarray(0, count)).catch(() => {});
+      }
+    })();
+    await Promise.all([upstream, downstream]);
+  })();
+  return { port: listener.addr.port, done };
+}
+
+Deno.test("a passive side never half-closes its encrypted stream: a middlebox that ends both directions on the passive side's half-close still delivers the active side's records, and the active side closes after the passive one", async () => {
+  const { passive, port } = await secretListener(SECRET);
+  const middlebox = cuttingMiddlebox(port, 30);
+  // The active side reaches the passive one through the middlebox, on a
+  // transport that says it cannot half-close (as proxyTransport does).
+  const active = new Connector({
+    host: "127.0.0.1",
+    port: middlebox.port,
+    secret: SECRET,
+    timeout: 10_000,
+    transport: {
+      halfClose: false,
+      connect: (address) =>
+        Deno.connect({
+          hostname: (address as { hostname: string }).hostname,
+          port: (address as { port: number }).port,
+        }),
+    },
+  });
+  const [client, server] = await Promise.all([
+    active.connect(),
+    passive.connect(),
+  ]);
+  assert(client instanceof EncryptedConn && server instanceof EncryptedConn);
+  const data = encoder.encode("the last bytes before the end record");
+  // The passive side has nothing to send: it ends its direction first.
+  await server.closeWrite();
+  await writeAll(client, data);
+  await client.closeWrite();
+  assertEquals(await readToEnd(server), data);
+  assertEquals(await readToEnd(client), new Uint8Array(0));
+  const closing = client.closeAfterPeer(5000);
+  server.close();
+  await closing;
+  await middlebox.done;
+  passive.close();
+});
+
+Deno.test("closeAfterPeer() waits for the peer's close on a path that cannot half-close, closes at once otherwise, and checks its timeout", async () => {
+  const { passive, port } = await secretListener(SECRET);
+  const [client, server] = await Promise.all([
+    new Connector({ host: "127.0.0.1", port, secret: SECRET }).connect(),
+    passive.connect(),
+  ]);
+  assert(client instanceof EncryptedConn && server instanceof EncryptedConn);
+  await assertRejects(() => client.closeAfterPeer(-1), RangeError, "timeout");
+  await Promise.all([client.closeWrite(), server.closeWrite()]);
+  assertEquals(await readToEnd(client), new Uint8Array(0));
+  // The active side half-closes over a direct connection: it closes at once.
+  await client.closeAfterPeer(5000);
+  assertEquals(await readToEnd(server), new Uint8Array(0));
+  // The passive side does not half-close: it waits for the peer's close
+  // (here already done), however long the timeout.
+  const started = performance.now();
+  await server.closeAfterPeer(60_000);
+  assert(performance.now() - started < 5000);
+  passive.close();
+});
