@@ -10,6 +10,7 @@ import {
 import {
   authenticate,
   Connector,
+  type ConnectorTransport,
   EncryptedConn,
   type RejectedPeer,
   type TransportAddress,
@@ -27,6 +28,44 @@ import {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const SECRET = "42-apple-cabin-stone-quiet";
+
+/** `conn` with every call passed through, counting its `closeWrite()` calls. */
+function countingHalfCloses(
+  conn: Deno.Conn,
+  halfCloses: { count: number },
+): Deno.Conn {
+  return new Proxy(conn, {
+    get(target, property) {
+      if (property === "closeWrite") {
+        return () => {
+          halfCloses.count++;
+          return target.closeWrite();
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A transport that says it cannot half-close, as a relay's or proxy's does:
+ * real loopback dials, each handed through `wrap`.
+ */
+function transportWithoutHalfClose(
+  wrap: (conn: Deno.Conn) => Deno.Conn = (conn) => conn,
+): ConnectorTransport {
+  return {
+    halfClose: false,
+    connect: async (address: TransportAddress) =>
+      wrap(
+        await Deno.connect({
+          hostname: "127.0.0.1",
+          port: (address as { port: number }).port,
+        }),
+      ),
+  };
+}
 
 /** Two connected loopback sockets. */
 async function socketPair(): Promise<[Deno.Conn, Deno.Conn]> {
@@ -164,20 +203,8 @@ Deno.test("EncryptedConn.create checks the role, the session and halfClose", asy
 
 Deno.test("EncryptedConn with halfClose: false ends its direction with the end record alone and half-closes the socket never", async () => {
   const [client, server] = await socketPair();
-  let halfClosed = 0;
-  // A spy over the real socket: counts closeWrite calls, passes all through.
-  const spied = new Proxy(client, {
-    get(target, property) {
-      if (property === "closeWrite") {
-        return () => {
-          halfClosed++;
-          return target.closeWrite();
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const halfCloses = { count: 0 };
+  const spied = countingHalfCloses(client, halfCloses);
   const session = {
     sessionKey: pattern(64, 9),
     sessionId: pattern(66, 10),
@@ -194,12 +221,12 @@ Deno.test("EncryptedConn with halfClose: false ends its direction with the end r
   await writeAll(active, encoder.encode("one way"));
   await active.closeWrite();
   assertEquals(decoder.decode(await readToEnd(passive)), "one way");
-  assertEquals(halfClosed, 0);
+  assertEquals(halfCloses.count, 0);
   // The other direction is untouched by the end of this one.
   await writeAll(passive, encoder.encode("and back"));
   await passive.closeWrite();
   assertEquals(decoder.decode(await readToEnd(active)), "and back");
-  assertEquals(halfClosed, 0);
+  assertEquals(halfCloses.count, 0);
 });
 
 Deno.test("EncryptedConn derives a new key every epoch and still delivers in order; the default epoch is 65536 records", async () => {
@@ -529,31 +556,11 @@ Deno.test("Connector option encrypt: a boolean, and only with secret", () => {
 });
 
 Deno.test("Connector over a transport with halfClose: false gives an EncryptedConn whose closeWrite never half-closes the socket", async () => {
-  let halfClosed = 0;
-  const spy = (conn: Deno.Conn): Deno.Conn =>
-    new Proxy(conn, {
-      get(target, property) {
-        if (property === "closeWrite") {
-          return () => {
-            halfClosed++;
-            return target.closeWrite();
-          };
-        }
-        const value = Reflect.get(target, property, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+  const halfCloses = { count: 0 };
   // A relay-like transport: real loopback sockets, seen through the spy.
-  const transport = {
-    halfClose: false,
-    connect: async (address: TransportAddress) =>
-      spy(
-        await Deno.connect({
-          hostname: "127.0.0.1",
-          port: (address as { port: number }).port,
-        }),
-      ),
-  };
+  const transport = transportWithoutHalfClose((conn) =>
+    countingHalfCloses(conn, halfCloses)
+  );
   const { passive, port } = await secretListener(SECRET);
   await using _ = passive;
   const active = new Connector({
@@ -575,7 +582,7 @@ Deno.test("Connector over a transport with halfClose: false gives an EncryptedCo
   await writeAll(server, encoder.encode("and back"));
   await server.closeWrite();
   assertEquals(decoder.decode(await readToEnd(client)), "and back");
-  assertEquals(halfClosed, 0);
+  assertEquals(halfCloses.count, 0);
 });
 
 /**
@@ -633,14 +640,7 @@ Deno.test("a passive side never half-closes its encrypted stream: a middlebox th
     port: middlebox.port,
     secret: SECRET,
     timeout: 10_000,
-    transport: {
-      halfClose: false,
-      connect: (address) =>
-        Deno.connect({
-          hostname: (address as { hostname: string }).hostname,
-          port: (address as { port: number }).port,
-        }),
-    },
+    transport: transportWithoutHalfClose(),
   });
   const [client, server] = await Promise.all([
     active.connect(),
