@@ -210,13 +210,20 @@ export function flipBit(record: Uint8Array, offset = 7): Uint8Array {
   return copy;
 }
 
-/** Whether `needle` occurs in `haystack`. */
+/** Whether `needle` occurs in `haystack` (candidates found with `indexOf`). */
 export function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) {
-      if (haystack[i + j] !== needle[j]) continue outer;
+  if (needle.length === 0) return true;
+  const first = needle[0];
+  for (
+    let index = haystack.indexOf(first);
+    index !== -1 && index + needle.length <= haystack.length;
+    index = haystack.indexOf(first, index + 1)
+  ) {
+    let match = true;
+    for (let offset = 1; offset < needle.length && match; offset++) {
+      match = haystack[index + offset] === needle[offset];
     }
-    return true;
+    if (match) return true;
   }
   return false;
 }

@@ -15,6 +15,7 @@ import {
 } from "@std/assert";
 import { Connector, relayToken } from "../../mod.ts";
 import { concat, writeAll } from "../_helpers.ts";
+import { contains } from "../_mitm.ts";
 import {
   cli,
   CLI_PATH,
@@ -346,24 +347,6 @@ function tap(relayPort: number): {
     done,
     [Symbol.asyncDispose]: done,
   };
-}
-
-/** Whether `needle` occurs in `haystack`. */
-function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
-  const first = needle[0];
-  for (
-    let index = haystack.indexOf(first);
-    index !== -1;
-    index = haystack.indexOf(first, index + 1)
-  ) {
-    if (index + needle.length > haystack.length) return false;
-    let match = true;
-    for (let offset = 1; offset < needle.length && match; offset++) {
-      match = haystack[index + offset] === needle[offset];
-    }
-    if (match) return true;
-  }
-  return false;
 }
 
 Deno.test("relay (real): a tap between the connector and the relay sees neither the plaintext nor the code", async () => {
