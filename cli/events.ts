@@ -47,13 +47,18 @@ export interface ReporterOptions {
 
 const encoder = new TextEncoder();
 
-/** Writes one line to stderr, all of it. */
-export function writeStderrLine(line: string): void {
-  const bytes = encoder.encode(line + "\n");
+/** Writes `text` to stderr, all of it, before returning. */
+export function writeStderr(text: string): void {
+  const bytes = encoder.encode(text);
   let offset = 0;
   while (offset < bytes.length) {
     offset += Deno.stderr.writeSync(bytes.subarray(offset));
   }
+}
+
+/** Writes one line to stderr, all of it. */
+export function writeStderrLine(line: string): void {
+  writeStderr(line + "\n");
 }
 
 /**

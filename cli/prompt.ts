@@ -7,6 +7,7 @@
  * @module
  */
 import { normalizeCode } from "./code.ts";
+import { writeStderr } from "./events.ts";
 import { UsageError } from "./flags.ts";
 
 /** The user pressed Ctrl-C or Ctrl-D at the prompt: the CLI exits with 130. */
@@ -24,16 +25,6 @@ const CTRL_C = 0x03;
 const CTRL_D = 0x04;
 const CTRL_U = 0x15;
 const BACKSPACES = [0x08, 0x7f];
-
-const encoder = new TextEncoder();
-
-function writeStderr(text: string): void {
-  const bytes = encoder.encode(text);
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += Deno.stderr.writeSync(bytes.subarray(offset));
-  }
-}
 
 /**
  * Shows `prompt` and reads one line from the terminal on stdin, which is in
